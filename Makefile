@@ -1,0 +1,33 @@
+# mnist_lab: common commands. `make install` once, then `make train`.
+PYTHON ?= python
+DATA_DIR ?= $(if $(MNIST_LAB_DATA_DIR),$(MNIST_LAB_DATA_DIR),data)
+
+.PHONY: install train test test-fast lint format tensorboard benchmark clean
+
+install:  ## CPU torch first (a plain `pip install torch` pulls GBs of CUDA), then the lab
+	$(PYTHON) -m pip install torch==2.13.0
+	$(PYTHON) -m pip install -e ".[dev,sweeps]"
+
+train:  ## default run: MLP 784-200-100-10 on MNIST, CPU
+	$(PYTHON) -m mnist_lab.train
+
+test:  ## fast tests plus the short real-data runs
+	$(PYTHON) -m pytest -q
+
+test-fast:  ## skip the real-data training runs
+	$(PYTHON) -m pytest -q -m "not slow"
+
+lint:
+	$(PYTHON) -m ruff check src tests benchmarks
+
+format:
+	$(PYTHON) -m ruff format src tests benchmarks
+
+tensorboard:
+	tensorboard --logdir outputs
+
+benchmark:  ## seconds per epoch: lab vs plain PyTorch loop vs per-sample DataLoader
+	$(PYTHON) benchmarks/epoch_speed.py
+
+clean:
+	rm -rf outputs multirun lightning_logs .pytest_cache .ruff_cache

@@ -1,0 +1,65 @@
+"""Callbacks that every run uses: the per-layer summary and the confusion-matrix figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import RichModelSummary
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.model_summary import ModelSummary
+
+from mnist_lab.plots import confusion_matrix_figure
+
+
+def _tensorboard(trainer: L.Trainer) -> TensorBoardLogger | None:
+    return next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+
+
+class LayerSummary(RichModelSummary):
+    """Prints every layer's output shape and parameter count, and keeps the table with the run.
+
+    The table goes to `<output_dir>/model_summary.txt` and to TensorBoard's text tab.
+    """
+
+    def __init__(self, output_dir: str | None = None, max_depth: int = -1) -> None:
+        super().__init__(max_depth=max_depth)
+        self.output_dir = output_dir
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_fit_start(trainer, pl_module)
+        if not trainer.is_global_zero:
+            return
+        table = str(ModelSummary(pl_module, max_depth=self._max_depth))
+        if self.output_dir:
+            Path(self.output_dir).mkdir(parents=True, exist_ok=True)
+            (Path(self.output_dir) / "model_summary.txt").write_text(table + "\n")
+        if (tensorboard := _tensorboard(trainer)) is not None:
+            # Markdown code block keeps the columns aligned in TensorBoard.
+            text = "\n".join("    " + line for line in table.splitlines())
+            tensorboard.experiment.add_text("model_summary", text, global_step=0)
+
+
+class ConfusionMatrixFigure(L.Callback):
+    """After testing, draws the confusion matrix; saves it as PNG and sends it to TensorBoard."""
+
+    def __init__(self, output_dir: str | None = None, filename: str = "confusion_matrix.png"):
+        self.output_dir = output_dir
+        self.filename = filename
+        self.path: Path | None = None
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or trainer.sanity_checking:
+            return
+        matrix = pl_module.test_confusion.compute().cpu().numpy()
+        datamodule = trainer.datamodule
+        names = list(datamodule.spec.classes) if datamodule is not None else None
+        names = names or [str(i) for i in range(len(matrix))]
+        dataset = datamodule.spec.name if datamodule is not None else "test set"
+        fig = confusion_matrix_figure(matrix, names, title=f"{dataset} test confusion")
+        if self.output_dir:
+            self.path = Path(self.output_dir) / self.filename
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(self.path, dpi=120)
+        if (tensorboard := _tensorboard(trainer)) is not None:
+            tensorboard.experiment.add_figure("test/confusion_matrix", fig, trainer.global_step)

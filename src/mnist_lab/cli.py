@@ -1,0 +1,45 @@
+"""What every entry point does around its task: check the config, report user errors in one line."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from mnist_lab import LabError
+from mnist_lab.config import check_config
+
+T = TypeVar("T")
+
+
+def _run_dir_is_empty(run_dir: Path) -> bool:
+    """True when the run dir holds only what Hydra wrote before the task began."""
+    return all(p.name == ".hydra" or p.suffix == ".log" for p in run_dir.iterdir())
+
+
+def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
+    """Check `cfg`, run `task`; a LabError becomes `error: ...` on stderr and exit status 2.
+
+    In a multirun the error is re-raised instead, so Hydra records that member as failed
+    and the other members still run.
+    """
+    try:
+        check_config(cfg)
+        return task(cfg)
+    except LabError as error:
+        hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+        if hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        if hydra_cfg is not None:
+            run_dir = Path(hydra_cfg.runtime.output_dir)
+            # A run that failed before it produced anything leaves no directory behind.
+            if run_dir.is_dir() and _run_dir_is_empty(run_dir):
+                shutil.rmtree(run_dir)
+        sys.exit(2)

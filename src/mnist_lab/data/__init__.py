@@ -1,0 +1,1 @@
+"""Datasets: IDX files on disk, their download, and the tensor-resident DataModule."""

@@ -1,0 +1,180 @@
+"""One LightningDataModule for every MNIST-format dataset, holding each split as a single tensor.
+
+The whole dataset is a few hundred MB as float32, so it is moved once to the device the trainer
+runs on and every mini-batch is a slice of it: no per-sample `__getitem__`, no collate, no
+host-to-device copy per step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import lightning as L
+import numpy as np
+import torch
+from hydra.utils import to_absolute_path
+
+from mnist_lab import LabError
+from mnist_lab.choices import DATA_ORDERS, VAL_SPLITS
+from mnist_lab.data.datasets import DatasetSpec, get_spec, load_split
+
+
+class EpochOrder:
+    """The order samples are visited in each epoch; `set_epoch` is called by Lightning."""
+
+    def __init__(self, labels: torch.Tensor, order: str, seed: int) -> None:
+        if order not in DATA_ORDERS:
+            raise LabError(f"unknown data.order {order!r}; choose one of {', '.join(DATA_ORDERS)}")
+        self.labels = labels
+        self.order = order
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def indices(self) -> torch.Tensor | None:
+        """Indices for this epoch, or None when the stored order is used as it is."""
+        if self.order == "fixed":
+            return None
+        if self.order == "by_label":
+            return torch.sort(self.labels.cpu(), stable=True).indices
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return torch.randperm(len(self.labels), generator=generator)
+
+
+class TensorBatches:
+    """An iterable of (images, labels) mini-batches sliced from device-resident tensors."""
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        sampler: EpochOrder | None = None,
+    ) -> None:
+        self.images = images
+        self.labels = labels
+        self.batch_size = batch_size
+        # Named like DataLoader's attributes so Lightning calls `sampler.set_epoch` each epoch.
+        self.sampler = sampler
+        self.batch_sampler = None
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.labels) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        images, labels = self.images, self.labels
+        order = self.sampler.indices() if self.sampler is not None else None
+        if order is not None:
+            # One gather per epoch; every batch below is then a zero-copy view.
+            order = order.to(labels.device)
+            images, labels = images[order], labels[order]
+        for start in range(0, len(labels), self.batch_size):
+            yield images[start : start + self.batch_size], labels[start : start + self.batch_size]
+
+
+def to_float_images(images: np.ndarray, spec: DatasetSpec, normalize: bool) -> torch.Tensor:
+    """uint8 [n, 28, 28] -> float32 [n, 1, 28, 28] in [0, 1], standardised if `normalize`."""
+    tensor = torch.from_numpy(np.require(images, requirements=["C", "W"]))
+    tensor = tensor.unsqueeze(1).float().div_(255)
+    if normalize:
+        tensor.sub_(spec.mean).div_(spec.std)
+    return tensor
+
+
+class MNISTDataModule(L.LightningDataModule):
+    """MNIST or Fashion-MNIST with a validation split carved from the training set."""
+
+    def __init__(
+        self,
+        name: str = "mnist",
+        data_dir: str = "data",
+        download: bool = True,
+        batch_size: int = 128,
+        eval_batch_size: int = 1000,
+        val_fraction: float = 0.1,
+        val_split: str = "random",
+        split_seed: int = 12345,
+        order: str = "shuffled",
+        seed: int = 0,
+        subset_size: int | None = None,
+        normalize: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.spec = get_spec(name)
+        if val_split not in VAL_SPLITS:
+            raise LabError(
+                f"unknown data.val_split {val_split!r}; choose one of {', '.join(VAL_SPLITS)}"
+            )
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.spec.classes)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (1, 28, 28)
+
+    def prepare_data(self) -> None:
+        # Runs on one process only: the right place for a download.
+        hp = self.hparams
+        for split in ("train", "test"):
+            load_split(self.spec, to_absolute_path(hp.data_dir), split, hp.download)
+
+    def split_train(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the training and validation parts of the official training set."""
+        hp = self.hparams
+        n = len(labels)
+        n_val = int(round(n * hp.val_fraction))
+        if hp.val_split == "last":  # seed 003: first 80% train, last 20% validation
+            order = np.arange(n)
+        else:
+            order = np.random.default_rng(hp.split_seed).permutation(n)
+        train_idx, val_idx = order[: n - n_val], order[n - n_val :]
+        if hp.subset_size is not None:
+            train_idx = train_idx[: hp.subset_size]
+        return np.sort(train_idx), np.sort(val_idx)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        hp = self.hparams
+        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        data_dir = to_absolute_path(hp.data_dir)
+        train_images, train_labels = load_split(self.spec, data_dir, "train", hp.download)
+        test_images, test_labels = load_split(self.spec, data_dir, "test", hp.download)
+        train_idx, val_idx = self.split_train(train_labels)
+        if hp.batch_size > len(train_idx):
+            raise LabError(
+                f"data.batch_size={hp.batch_size} is larger than the training set "
+                f"({len(train_idx)} samples); use at most {len(train_idx)}"
+            )
+        parts = {
+            "train": (train_images[train_idx], train_labels[train_idx]),
+            "val": (train_images[val_idx], train_labels[val_idx]),
+            "test": (test_images, test_labels),
+        }
+        for split, (images, labels) in parts.items():
+            self.splits[split] = (
+                to_float_images(images, self.spec, hp.normalize).to(device),
+                torch.from_numpy(labels).to(device),
+            )
+
+    def train_dataloader(self) -> TensorBatches:
+        images, labels = self.splits["train"]
+        sampler = EpochOrder(labels, self.hparams.order, self.hparams.seed)
+        return TensorBatches(images, labels, self.hparams.batch_size, sampler)
+
+    def _eval_batches(self, split: str) -> TensorBatches:
+        images, labels = self.splits[split]
+        return TensorBatches(images, labels, self.hparams.eval_batch_size)
+
+    def val_dataloader(self) -> TensorBatches:
+        return self._eval_batches("val")
+
+    def test_dataloader(self) -> TensorBatches:
+        return self._eval_batches("test")

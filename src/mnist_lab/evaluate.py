@@ -1,0 +1,84 @@
+"""Evaluate a trained model: `python -m mnist_lab.evaluate ckpt_path=<run dir or .ckpt>`.
+
+The run's own saved config (`<run>/.hydra/config.yaml`) rebuilds the data and model, so a
+model trained with overrides is evaluated without repeating them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from hydra.utils import to_absolute_path
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_lab import LabError
+from mnist_lab.cli import run_task
+
+
+def locate_run(ckpt_path: str) -> tuple[Path, Path]:
+    """(run dir, checkpoint file) from a run dir or a checkpoint inside one."""
+    path = Path(to_absolute_path(str(ckpt_path)))
+    if path.is_dir():
+        run_dir = path
+        candidates = [path / "checkpoints" / "best.ckpt", path / "checkpoints" / "last.ckpt"]
+        checkpoint = next((c for c in candidates if c.is_file()), None)
+        if checkpoint is None:
+            raise LabError(
+                f"ckpt_path={ckpt_path!r} is a directory without checkpoints/best.ckpt or "
+                f"checkpoints/last.ckpt; give a run directory or a .ckpt file"
+            )
+    elif path.is_file():
+        checkpoint = path
+        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    else:
+        raise LabError(
+            f"ckpt_path={ckpt_path!r} does not exist; give a run directory "
+            f"(outputs/train/runs/...) or a .ckpt file"
+        )
+    if not (run_dir / ".hydra" / "config.yaml").is_file():
+        raise LabError(
+            f"no saved config at {run_dir / '.hydra' / 'config.yaml'}; ckpt_path must be a "
+            f"run directory made by mnist_lab.train or a checkpoint inside one"
+        )
+    return run_dir, checkpoint
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Test the checkpoint on the official test set; saves metrics and a confusion matrix."""
+    run_dir, checkpoint = locate_run(cfg.ckpt_path)
+
+    import lightning as L
+    from hydra.utils import get_class, instantiate
+
+    from mnist_lab.callbacks import ConfusionMatrixFigure
+    from mnist_lab.runs import build_trainer, scalar_metrics, write_metrics
+
+    run_cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    # The run's interpolations (paths, seed) resolve against this evaluation's values.
+    run_cfg.paths = cfg.paths
+    run_cfg.data.data_dir = cfg.data_dir
+    L.seed_everything(cfg.seed, verbose=False)
+    datamodule = instantiate(run_cfg.data)
+    model = get_class(run_cfg.model._target_).load_from_checkpoint(checkpoint, map_location="cpu")
+    confusion = ConfusionMatrixFigure(output_dir=cfg.paths.output_dir)
+    trainer = build_trainer(cfg, [confusion], False)
+    trainer.test(model, datamodule=datamodule)
+    metrics = scalar_metrics(trainer.callback_metrics)
+    write_metrics(cfg.paths.output_dir, metrics)
+    print(
+        f"checkpoint {checkpoint}\n"
+        f"test loss {metrics['test/loss']:.4f}, test accuracy {metrics['test/acc']:.4f} on "
+        f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} test images\n"
+        f"confusion matrix {confusion.path}"
+    )
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="evaluate")
+def main(cfg: DictConfig) -> float:
+    return run_task(evaluate, cfg)["test/acc"]
+
+
+if __name__ == "__main__":
+    main()

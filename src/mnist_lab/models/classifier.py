@@ -1,0 +1,145 @@
+"""The supervised recipe: cross-entropy, a configurable optimizer, penalties on weights only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from torch import nn
+from torchmetrics import MaxMetric
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
+
+from mnist_lab import LabError
+from mnist_lab.choices import OPTIMIZERS, SCHEDULERS
+
+OPTIMIZER_CLASSES: dict[str, type[torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
+}
+assert tuple(OPTIMIZER_CLASSES) == OPTIMIZERS
+
+PENALIZED_LAYERS = (nn.Linear, nn.Conv2d)
+
+
+def penalized_weights(net: nn.Module) -> Iterator[nn.Parameter]:
+    """The weight matrices/kernels of Linear and Conv layers: never biases or norm parameters."""
+    for module in net.modules():
+        if isinstance(module, PENALIZED_LAYERS):
+            yield module.weight
+
+
+class Classifier(L.LightningModule):
+    """Trains any `nn.Module` that maps images to class logits.
+
+    `weight_decay` is the L2 strength lambda: each penalised weight gets lambda * w added to
+    its gradient, i.e. the loss gains lambda/2 * ||w||^2 (AdamW decays the weights directly
+    instead). `l1` adds l1 * sum|w| to the loss. Both touch only Linear/Conv weights.
+    """
+
+    def __init__(
+        self,
+        net: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        scheduler: Mapping[str, Any] | None = None,
+        l1: float = 0.0,
+        num_classes: int = 10,
+        input_shape: Sequence[int] = (1, 28, 28),
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = instantiate(net, input_shape=list(input_shape), num_classes=num_classes)
+        self.example_input_array = torch.zeros(1, *input_shape)  # for per-layer output shapes
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_acc_best = MaxMetric()
+        self.test_confusion = MulticlassConfusionMatrix(num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits, y)
+        self.train_acc(logits, y)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
+        if self.hparams.l1 > 0:
+            penalty = self.hparams.l1 * sum(w.abs().sum() for w in penalized_weights(self.net))
+            self.log("train/l1_penalty", penalty, on_step=False, on_epoch=True)
+            loss = loss + penalty
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        logits = self(x)
+        self.val_acc(logits, y)
+        self.log("val/loss", F.cross_entropy(logits, y), prog_bar=True)
+        self.log("val/acc", self.val_acc, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        self.val_acc_best(self.val_acc.compute())
+        self.log("val/acc_best", self.val_acc_best.compute())
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        logits = self(x)
+        self.test_acc(logits, y)
+        self.test_confusion.update(logits, y)
+        self.log("test/loss", F.cross_entropy(logits, y))
+        self.log("test/acc", self.test_acc)
+
+    def on_test_epoch_start(self) -> None:
+        self.test_confusion.reset()
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        settings = dict(self.hparams.optimizer)
+        name = settings.pop("name")
+        if name not in OPTIMIZER_CLASSES:
+            raise LabError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        weight_decay = settings.pop("weight_decay", 0.0)
+        momentum = settings.pop("momentum", None)
+        if momentum is not None and name in ("sgd", "rmsprop"):
+            settings["momentum"] = momentum
+        decayed = {id(w) for w in penalized_weights(self.net)}
+        groups = [
+            {"params": [p for p in self.parameters() if id(p) in decayed],
+             "weight_decay": weight_decay},
+            {"params": [p for p in self.parameters() if id(p) not in decayed],
+             "weight_decay": 0.0},
+        ]
+        optimizer = OPTIMIZER_CLASSES[name](groups, **settings)
+        scheduler = self.make_scheduler(optimizer)
+        if scheduler is None:
+            return {"optimizer": optimizer}
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def make_scheduler(self, optimizer: torch.optim.Optimizer) -> dict[str, Any] | None:
+        settings = dict(self.hparams.scheduler or {"name": "none"})
+        name = settings.pop("name", "none")
+        if name not in SCHEDULERS:
+            raise LabError(f"unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)}")
+        if name == "none":
+            return None
+        lr = self.hparams.optimizer["lr"]
+        if name == "onecycle":
+            total = self.trainer.estimated_stepping_batches
+            schedule = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=lr, total_steps=int(total), **settings
+            )
+            return {"scheduler": schedule, "interval": "step"}
+        if name == "cosine":
+            epochs = max(self.trainer.max_epochs or 1, 1)
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, **settings)
+        else:
+            schedule = torch.optim.lr_scheduler.StepLR(optimizer, **settings)
+        return {"scheduler": schedule, "interval": "epoch"}

@@ -1,0 +1,1 @@
+"""Plain `nn.Module` networks: usable without Lightning, built from config by Hydra."""

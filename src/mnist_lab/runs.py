@@ -1,0 +1,60 @@
+"""What training and evaluation share: building objects from config and recording results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from hydra.utils import instantiate
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_lab import LabError
+
+
+def build_trainer(
+    cfg: DictConfig, callbacks: list[L.Callback], loggers: list[Logger] | bool
+) -> L.Trainer:
+    """The Trainer from `cfg.trainer`; an unusable device becomes a one-line error."""
+    try:
+        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    except MisconfigurationException as error:
+        raise LabError(f"trainer.accelerator={cfg.trainer.accelerator!r}: {error}") from None
+
+
+def instantiate_all(group: DictConfig | None) -> list[Any]:
+    """Instantiate every entry of a config group that is a dict of `_target_` nodes."""
+    if not group:
+        return []
+    return [instantiate(node) for node in group.values() if node and "_target_" in node]
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Plain floats from Lightning's callback metrics (tensors on any device)."""
+    return {key: float(value) for key, value in metrics.items()}
+
+
+def write_metrics(output_dir: str | Path, metrics: dict[str, float]) -> Path:
+    """Save the final metrics as `metrics.json` in the run dir."""
+    path = Path(output_dir) / "metrics.json"
+    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def flat_config(cfg: DictConfig) -> dict[str, Any]:
+    """The composed config as `a.b.c: value` pairs, for TensorBoard's hparams tab."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not str(key).startswith("_"):
+                    walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix[:-1]] = str(node) if isinstance(node, list) or node is None else node
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return flat

@@ -1,0 +1,84 @@
+"""Train a model: `python -m mnist_lab.train [model=cnn] [data=fashion_mnist] [key=value ...]`.
+
+Only Hydra is imported at module level so that `--help` and `--cfg job` answer at once;
+torch and Lightning are imported when there is training to do.
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from mnist_lab.cli import run_task
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit and test the model `cfg` describes; returns the final metrics."""
+    import time
+
+    import lightning as L
+    from hydra.utils import instantiate
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from mnist_lab.runs import (
+        build_trainer,
+        flat_config,
+        instantiate_all,
+        scalar_metrics,
+        write_metrics,
+    )
+
+    started = time.perf_counter()
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = instantiate(cfg.data)
+    model = instantiate(
+        cfg.model,
+        num_classes=datamodule.num_classes,
+        input_shape=list(datamodule.image_shape),
+        _recursive_=False,
+        _convert_="all",  # plain dicts in the checkpoint's hparams
+    )
+    loggers = instantiate_all(cfg.get("logger"))
+    trainer = build_trainer(cfg, instantiate_all(cfg.get("callbacks")), loggers)
+    for logger in loggers:
+        logger.log_hyperparams(flat_config(cfg))
+
+    if cfg.train:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    metrics = scalar_metrics(trainer.callback_metrics)
+    if cfg.test:
+        checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
+        best = checkpoint.best_model_path if checkpoint is not None and cfg.train else ""
+        # Test the best validation checkpoint, not whatever the last epoch left.
+        ckpt_path = best or (None if cfg.train else cfg.ckpt_path)
+        trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        metrics.update(scalar_metrics(trainer.callback_metrics))
+    metrics["time/total_s"] = time.perf_counter() - started
+    metrics["params"] = float(sum(p.numel() for p in model.parameters()))
+
+    if trainer.is_global_zero:
+        final = {k: v for k, v in metrics.items() if k.startswith(("val/", "test/", "time/"))}
+        for logger in loggers:
+            if isinstance(logger, TensorBoardLogger):  # the hparams tab, with the final metrics
+                logger.log_hyperparams(
+                    flat_config(cfg), metrics={f"final/{k}": v for k, v in final.items()}
+                )
+        write_metrics(cfg.paths.output_dir, metrics)
+        if "test/acc" in metrics:
+            print(
+                f"test accuracy {metrics['test/acc']:.4f} (loss {metrics['test/loss']:.4f}) on "
+                f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} test images; "
+                f"run dir {cfg.paths.output_dir}"
+            )
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    metrics = run_task(train, cfg)
+    return metrics.get(cfg.get("optimized_metric") or "", None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Draw example images of each class: `python -m mnist_lab.visualize data=mnist|fashion_mnist`.
+
+Needs neither torch nor Lightning: the IDX files are read with NumPy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from hydra.utils import to_absolute_path
+from omegaconf import DictConfig
+
+from mnist_lab import LabError
+from mnist_lab.cli import run_task
+
+
+def visualize(cfg: DictConfig) -> Path:
+    """Save a grid of `per_class` random examples per class; returns the PNG's path."""
+    from mnist_lab.data.datasets import get_spec, load_split
+    from mnist_lab.plots import sample_grid_figure
+
+    if cfg.split not in ("train", "test"):
+        raise LabError(f"split={cfg.split!r} is not accepted; expected one of train, test")
+    if not isinstance(cfg.per_class, int) or cfg.per_class < 1:
+        raise LabError(f"per_class={cfg.per_class!r} is not accepted; expected an integer >= 1")
+    spec = get_spec(cfg.data.name)
+    images, labels = load_split(spec, to_absolute_path(cfg.data.data_dir), cfg.split, cfg.data.download)
+    fig = sample_grid_figure(
+        images, labels, spec.classes, per_class=cfg.per_class, seed=cfg.seed,
+        title=f"{spec.name}: {cfg.per_class} random {cfg.split} images per class",
+    )
+    path = Path(cfg.paths.output_dir) / f"samples_{spec.name}_{cfg.split}.png"
+    fig.savefig(path, dpi=110)
+    print(f"saved {path}")
+    return path
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="visualize")
+def main(cfg: DictConfig) -> None:
+    run_task(visualize, cfg)
+
+
+if __name__ == "__main__":
+    main()
