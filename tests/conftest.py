@@ -75,7 +75,7 @@ def compose_config(
 def train_config(tmp_path: Path, tiny_data_dir: Path):
     """Factory: the composed train config on the tiny data, writing into tmp_path."""
 
-    def make(*overrides: str) -> DictConfig:
-        return compose_config("train", list(overrides), tmp_path / "run", tiny_data_dir)
+    def make(*overrides: str, run: str = "run") -> DictConfig:
+        return compose_config("train", list(overrides), tmp_path / run, tiny_data_dir)
 
     return make

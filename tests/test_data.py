@@ -37,7 +37,9 @@ def test_idx_round_trip_plain_and_gz(tmp_path: Path, name: str) -> None:
 
 def test_idx_wrong_magic_names_file_and_both_numbers(tmp_path: Path) -> None:
     write_idx(tmp_path / "labels", np.zeros(5, dtype=np.uint8))
-    with pytest.raises(IDXFormatError, match=r"labels has magic number 0x00000801, expected 0x00000803"):
+    with pytest.raises(
+        IDXFormatError, match=r"labels has magic number 0x00000801, expected 0x00000803"
+    ):
         read_idx(tmp_path / "labels", IMAGES_MAGIC)
 
 
@@ -116,7 +118,9 @@ def local_mirror(tmp_path: Path, tiny_data_dir: Path):
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    spec = replace(DATASETS["mnist"], mirrors=(f"http://127.0.0.1:{server.server_port}/",), gz_md5=md5)
+    spec = replace(
+        DATASETS["mnist"], mirrors=(f"http://127.0.0.1:{server.server_port}/",), gz_md5=md5
+    )
     yield spec
     server.shutdown()
 
@@ -163,7 +167,9 @@ def test_last_split_is_seed_003_first_80_last_20(tiny_data_dir: Path) -> None:
     official = read_idx(tiny_data_dir / "MNIST" / "raw" / "train-images-idx3-ubyte")
     train_x, _ = datamodule.splits["train"]
     val_x, _ = datamodule.splits["val"]
-    assert torch.equal((train_x[:, 0] * 255).round().byte(), torch.from_numpy(official[:480].copy()))
+    assert torch.equal(
+        (train_x[:, 0] * 255).round().byte(), torch.from_numpy(official[:480].copy())
+    )
     assert torch.equal((val_x[:, 0] * 255).round().byte(), torch.from_numpy(official[480:].copy()))
 
 
@@ -206,7 +212,9 @@ def test_subset_size_limits_training_samples(tiny_data_dir: Path) -> None:
 
 
 def test_batch_larger_than_training_set_is_refused(tiny_data_dir: Path) -> None:
-    with pytest.raises(LabError, match=r"data.batch_size=1000 is larger than the training set \(540"):
+    with pytest.raises(
+        LabError, match=r"data.batch_size=1000 is larger than the training set \(540"
+    ):
         make_datamodule(tiny_data_dir, batch_size=1000)
 
 

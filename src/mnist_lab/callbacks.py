@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import RichModelSummary
+from lightning.pytorch.callbacks import ModelSummary as ModelSummaryCallback
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.model_summary import ModelSummary
 
@@ -16,10 +16,11 @@ def _tensorboard(trainer: L.Trainer) -> TensorBoardLogger | None:
     return next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
 
 
-class LayerSummary(RichModelSummary):
+class LayerSummary(ModelSummaryCallback):
     """Prints every layer's output shape and parameter count, and keeps the table with the run.
 
-    The table goes to `<output_dir>/model_summary.txt` and to TensorBoard's text tab.
+    The table goes to stdout, `<output_dir>/model_summary.txt` and TensorBoard's text tab.
+    Plain text rather than a Rich table: Rich wraps the columns on narrow terminals and logs.
     """
 
     def __init__(self, output_dir: str | None = None, max_depth: int = -1) -> None:
@@ -27,10 +28,10 @@ class LayerSummary(RichModelSummary):
         self.output_dir = output_dir
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        super().on_fit_start(trainer, pl_module)
         if not trainer.is_global_zero:
             return
         table = str(ModelSummary(pl_module, max_depth=self._max_depth))
+        print(table, flush=True)
         if self.output_dir:
             Path(self.output_dir).mkdir(parents=True, exist_ok=True)
             (Path(self.output_dir) / "model_summary.txt").write_text(table + "\n")

@@ -17,6 +17,39 @@ from mnist_lab.config import check_config
 
 T = TypeVar("T")
 
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+def check_group_choices(arguments: list[str], conf_dir: Path = CONF_DIR) -> None:
+    """Refuse `group=option` overrides naming an option that has no yaml, in one line.
+
+    Hydra would refuse them too, but with a multi-line search-path dump; this runs first.
+    """
+    for argument in arguments:
+        if argument.startswith(("-", "~")) or "=" not in argument:
+            continue
+        key, value = argument.lstrip("+").split("=", 1)
+        group = conf_dir / key
+        if key.startswith("hydra") or not group.is_dir() or "(" in value:
+            continue
+        options = sorted(p.stem for p in group.glob("*.yaml"))
+        for choice in value.split(","):
+            if choice not in options and choice != "null":
+                raise LabError(
+                    f"{key}={choice!r} is not a config in conf/{key}/; choose one of "
+                    f"{', '.join(options)}"
+                )
+
+
+def entry_point(hydra_main: Callable[[], object]) -> None:
+    """Run a Hydra main function after `check_group_choices` on the command line."""
+    try:
+        check_group_choices(sys.argv[1:])
+    except LabError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    hydra_main()
+
 
 def _run_dir_is_empty(run_dir: Path) -> bool:
     """True when the run dir holds only what Hydra wrote before the task began."""

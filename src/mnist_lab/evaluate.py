@@ -13,7 +13,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.cli import run_task
+from mnist_lab.cli import entry_point, run_task
 
 
 def locate_run(ckpt_path: str) -> tuple[Path, Path]:
@@ -81,4 +81,4 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    entry_point(main)

@@ -22,8 +22,15 @@ def confusion_matrix_figure(
     for (i, j), count in np.ndenumerate(matrix):
         if count:
             dark = matrix[i, j] / row_totals[i, 0] > 0.5
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
-                    color="white" if dark else "black")
+            ax.text(
+                j,
+                i,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if dark else "black",
+            )
     ax.set_xticks(range(n), class_names, rotation=45, ha="right")
     ax.set_yticks(range(n), class_names)
     ax.set_xlabel("predicted class")

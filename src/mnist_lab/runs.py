@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.loggers import Logger
@@ -21,8 +22,14 @@ def build_trainer(
     """The Trainer from `cfg.trainer`; an unusable device becomes a one-line error."""
     try:
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
-    except MisconfigurationException as error:
-        raise LabError(f"trainer.accelerator={cfg.trainer.accelerator!r}: {error}") from None
+    except InstantiationException as error:
+        cause = error.__cause__
+        if isinstance(cause, MisconfigurationException):
+            raise LabError(
+                f"trainer.accelerator={cfg.trainer.accelerator!r} cannot be used here: {cause} "
+                f"(choose cpu, or auto to use a GPU only when there is one)"
+            ) from None
+        raise
 
 
 def instantiate_all(group: DictConfig | None) -> list[Any]:

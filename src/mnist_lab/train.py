@@ -9,7 +9,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from mnist_lab.cli import run_task
+from mnist_lab.cli import entry_point, run_task
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -32,6 +32,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     started = time.perf_counter()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
+    # Missing or corrupt data fails here, before any logger or checkpoint writes to the run dir.
+    datamodule.prepare_data()
+    datamodule.setup("fit")
     model = instantiate(
         cfg.model,
         num_classes=datamodule.num_classes,
@@ -81,4 +84,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    entry_point(main)

@@ -12,7 +12,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
 from mnist_lab import LabError
-from mnist_lab.cli import run_task
+from mnist_lab.cli import entry_point, run_task
 
 
 def visualize(cfg: DictConfig) -> Path:
@@ -25,9 +25,15 @@ def visualize(cfg: DictConfig) -> Path:
     if not isinstance(cfg.per_class, int) or cfg.per_class < 1:
         raise LabError(f"per_class={cfg.per_class!r} is not accepted; expected an integer >= 1")
     spec = get_spec(cfg.data.name)
-    images, labels = load_split(spec, to_absolute_path(cfg.data.data_dir), cfg.split, cfg.data.download)
+    images, labels = load_split(
+        spec, to_absolute_path(cfg.data.data_dir), cfg.split, cfg.data.download
+    )
     fig = sample_grid_figure(
-        images, labels, spec.classes, per_class=cfg.per_class, seed=cfg.seed,
+        images,
+        labels,
+        spec.classes,
+        per_class=cfg.per_class,
+        seed=cfg.seed,
         title=f"{spec.name}: {cfg.per_class} random {cfg.split} images per class",
     )
     path = Path(cfg.paths.output_dir) / f"samples_{spec.name}_{cfg.split}.png"
@@ -42,4 +48,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    entry_point(main)

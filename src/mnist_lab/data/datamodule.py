@@ -17,7 +17,7 @@ from hydra.utils import to_absolute_path
 
 from mnist_lab import LabError
 from mnist_lab.choices import DATA_ORDERS, VAL_SPLITS
-from mnist_lab.data.datasets import DatasetSpec, get_spec, load_split
+from mnist_lab.data.datasets import DatasetSpec, ensure_files, get_spec, load_split
 
 
 class EpochOrder:
@@ -121,9 +121,7 @@ class MNISTDataModule(L.LightningDataModule):
 
     def prepare_data(self) -> None:
         # Runs on one process only: the right place for a download.
-        hp = self.hparams
-        for split in ("train", "test"):
-            load_split(self.spec, to_absolute_path(hp.data_dir), split, hp.download)
+        ensure_files(self.spec, to_absolute_path(self.hparams.data_dir), self.hparams.download)
 
     def split_train(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the training and validation parts of the official training set."""
@@ -140,10 +138,10 @@ class MNISTDataModule(L.LightningDataModule):
         return np.sort(train_idx), np.sort(val_idx)
 
     def setup(self, stage: str | None = None) -> None:
+        """Load and check all splits (on the CPU; the loaders move them to the device)."""
         if self.splits:
             return
         hp = self.hparams
-        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
         data_dir = to_absolute_path(hp.data_dir)
         train_images, train_labels = load_split(self.spec, data_dir, "train", hp.download)
         test_images, test_labels = load_split(self.spec, data_dir, "test", hp.download)
@@ -160,17 +158,26 @@ class MNISTDataModule(L.LightningDataModule):
         }
         for split, (images, labels) in parts.items():
             self.splits[split] = (
-                to_float_images(images, self.spec, hp.normalize).to(device),
-                torch.from_numpy(labels).to(device),
+                to_float_images(images, self.spec, hp.normalize),
+                torch.from_numpy(labels),
             )
 
+    def on_device(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """A split's tensors on the trainer's device, moved there once."""
+        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        images, labels = self.splits[split]
+        if images.device != device:
+            images, labels = images.to(device), labels.to(device)
+            self.splits[split] = (images, labels)
+        return images, labels
+
     def train_dataloader(self) -> TensorBatches:
-        images, labels = self.splits["train"]
+        images, labels = self.on_device("train")
         sampler = EpochOrder(labels, self.hparams.order, self.hparams.seed)
         return TensorBatches(images, labels, self.hparams.batch_size, sampler)
 
     def _eval_batches(self, split: str) -> TensorBatches:
-        images, labels = self.splits[split]
+        images, labels = self.on_device(split)
         return TensorBatches(images, labels, self.hparams.eval_batch_size)
 
     def val_dataloader(self) -> TensorBatches:

@@ -56,8 +56,16 @@ DATASETS: dict[str, DatasetSpec] = {
         name="fashion_mnist",
         folder="FashionMNIST",
         classes=(
-            "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
         ),
         mean=0.2860,
         std=0.3530,
@@ -120,7 +128,8 @@ def download(spec: DatasetSpec, folder: Path, stems: Sequence[str], timeout: flo
                 failures.append(f"{mirror}: {str(error).splitlines()[0][:200]}")
         else:
             raise DataNotFoundError(
-                f"could not download {stem}.gz into {folder} ({'; '.join(failures)})"
+                f"{spec.name} download failed: could not fetch {stem}.gz into {folder} "
+                f"({'; '.join(failures)})"
             )
 
 
@@ -130,22 +139,20 @@ def ensure_files(spec: DatasetSpec, data_dir: str | Path, allow_download: bool) 
     if folder.exists() and not folder.is_dir():
         raise DataNotFoundError(f"data directory {folder} is not a directory")
     missing = [stem for stem in FILE_STEMS if _existing(folder, stem) is None]
+    remedy = (
+        f"put {', '.join(FILE_STEMS)} (plain or .gz) in {folder}, or point data.data_dir / "
+        f"MNIST_LAB_DATA_DIR at a folder holding {spec.folder}/raw/"
+    )
     if missing and allow_download:
         try:
             download(spec, folder, missing)
         except DataNotFoundError as error:
-            raise DataNotFoundError(
-                f"{spec.name} files missing from {folder} and the download failed: {error}. "
-                f"Put {', '.join(FILE_STEMS)} (plain or .gz) there, "
-                f"or point data.data_dir / MNIST_LAB_DATA_DIR at a folder holding {spec.folder}/raw/"
-            ) from None
+            raise DataNotFoundError(f"{error}; {remedy}") from None
         missing = [stem for stem in FILE_STEMS if _existing(folder, stem) is None]
     if missing:
         raise DataNotFoundError(
-            f"{spec.name} files missing from {folder}: {', '.join(missing)} "
-            f"(expected {', '.join(FILE_STEMS)}, plain or .gz; set data.download=true to fetch "
-            f"them, or point data.data_dir / MNIST_LAB_DATA_DIR at a folder holding "
-            f"{spec.folder}/raw/)"
+            f"{spec.name} files missing from {folder}: {', '.join(missing)}; {remedy} "
+            f"(or set data.download=true to fetch them)"
         )
     return {stem: _existing(folder, stem) for stem in FILE_STEMS}  # type: ignore[misc]
 

@@ -64,7 +64,9 @@ class Classifier(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         loss = F.cross_entropy(logits, y)
@@ -112,10 +114,11 @@ class Classifier(L.LightningModule):
             settings["momentum"] = momentum
         decayed = {id(w) for w in penalized_weights(self.net)}
         groups = [
-            {"params": [p for p in self.parameters() if id(p) in decayed],
-             "weight_decay": weight_decay},
-            {"params": [p for p in self.parameters() if id(p) not in decayed],
-             "weight_decay": 0.0},
+            {
+                "params": [p for p in self.parameters() if id(p) in decayed],
+                "weight_decay": weight_decay,
+            },
+            {"params": [p for p in self.parameters() if id(p) not in decayed], "weight_decay": 0.0},
         ]
         optimizer = OPTIMIZER_CLASSES[name](groups, **settings)
         scheduler = self.make_scheduler(optimizer)
@@ -139,7 +142,9 @@ class Classifier(L.LightningModule):
             return {"scheduler": schedule, "interval": "step"}
         if name == "cosine":
             epochs = max(self.trainer.max_epochs or 1, 1)
-            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, **settings)
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimizer, T_max=epochs, **settings
+            )
         else:
             schedule = torch.optim.lr_scheduler.StepLR(optimizer, **settings)
         return {"scheduler": schedule, "interval": "epoch"}

@@ -1,4 +1,4 @@
-"""Convolutional classifier: blocks of convolutions, each block ending in pooling, then a dense head."""
+"""Convolutional classifier: blocks of convolutions, each ending in pooling, then a dense head."""
 
 from __future__ import annotations
 
@@ -43,8 +43,9 @@ class CNN(nn.Module):
                     raise LabError(f"conv layer with {out_channels} channels; must be >= 1")
                 # A bias before BatchNorm is cancelled by its mean subtraction.
                 layers.append(
-                    nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding,
-                              bias=not batch_norm)
+                    nn.Conv2d(
+                        in_channels, out_channels, kernel_size, padding=padding, bias=not batch_norm
+                    )
                 )
                 if batch_norm:
                     layers.append(nn.BatchNorm2d(out_channels))

@@ -58,11 +58,13 @@ def dense_stack(
     dropout_p: float,
     batch_norm: bool,
 ) -> tuple[list[nn.Module], int]:
-    """Linear [-> BatchNorm] -> activation [-> Dropout] per hidden width; returns (layers, width)."""
+    """Linear [-> BatchNorm] -> activation [-> Dropout] per width; returns (layers, out width)."""
     layers: list[nn.Module] = []
     for width in hidden_dims:
         if width < 1:
-            raise LabError(f"hidden layer of size {width} in {list(hidden_dims)}; sizes must be >= 1")
+            raise LabError(
+                f"hidden layer of size {width} in {list(hidden_dims)}; sizes must be >= 1"
+            )
         layers.append(nn.Linear(in_features, width))
         if batch_norm:
             layers.append(nn.BatchNorm1d(width))

@@ -1,0 +1,71 @@
+"""The training recipe: L1/L2 penalties reach weights only, optimizers and schedulers by name."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mnist_lab import LabError
+from mnist_lab.models.classifier import Classifier, penalized_weights
+
+MLP_NET = {"_target_": "mnist_lab.nets.mlp.MLP", "hidden_dims": [6], "batch_norm": True}
+
+
+def make(optimizer: dict, l1: float = 0.0) -> Classifier:
+    torch.manual_seed(0)
+    return Classifier(net=MLP_NET, optimizer=optimizer, l1=l1, num_classes=3, input_shape=[1, 2, 2])
+
+
+def test_only_linear_and_conv_weights_are_penalized() -> None:
+    model = make({"name": "sgd", "lr": 0.1})
+    names = {
+        n
+        for n, p in model.net.named_parameters()
+        if any(p is w for w in penalized_weights(model.net))
+    }
+    assert names == {"layers.1.weight", "layers.4.weight"}  # not biases, not BatchNorm's
+
+
+def test_weight_decay_changes_weights_but_never_biases_or_norm_parameters() -> None:
+    """One SGD step with and without L2: the difference is exactly -lr * lambda * w on weights."""
+    x, y = torch.randn(8, 1, 2, 2), torch.randint(0, 3, (8,))
+    after = {}
+    for weight_decay in (0.0, 0.5):
+        model = make({"name": "sgd", "lr": 0.1, "momentum": 0.0, "weight_decay": weight_decay})
+        before = {n: p.detach().clone() for n, p in model.net.named_parameters()}
+        optimizer = model.configure_optimizers()["optimizer"]
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+        after[weight_decay] = {n: p.detach().clone() for n, p in model.net.named_parameters()}
+    for name, start in before.items():
+        delta = after[0.5][name] - after[0.0][name]
+        if name in ("layers.1.weight", "layers.4.weight"):
+            assert torch.allclose(delta, -0.1 * 0.5 * start, atol=1e-7), name
+        else:
+            assert torch.count_nonzero(delta) == 0, f"{name} was decayed"
+
+
+def test_l1_penalty_is_added_for_weights_only() -> None:
+    x, y = torch.randn(8, 1, 2, 2), torch.randint(0, 3, (8,))
+    model = make({"name": "adam", "lr": 1e-3}, l1=0.01)
+    model.log = lambda *args, **kwargs: None  # not attached to a Trainer
+    loss = model.training_step((x, y), 0)
+    expected_penalty = 0.01 * (
+        model.net.layers[1].weight.abs().sum() + model.net.layers[4].weight.abs().sum()
+    )
+    data_loss = loss - expected_penalty
+    assert data_loss.item() == pytest.approx(F.cross_entropy(model(x), y).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop"])
+def test_every_optimizer_by_name(name: str) -> None:
+    optimizer = make({"name": name, "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4})
+    built = optimizer.configure_optimizers()["optimizer"]
+    assert type(built).__name__.lower() == name
+    assert [g["weight_decay"] for g in built.param_groups] == [1e-4, 0.0]
+
+
+def test_unknown_optimizer_is_refused() -> None:
+    with pytest.raises(LabError, match="unknown optimizer 'lbfgs'; choose one of sgd, adam"):
+        make({"name": "lbfgs", "lr": 0.1}).configure_optimizers()

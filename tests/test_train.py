@@ -1,0 +1,115 @@
+"""Training and evaluation end to end: in-process on generated data, and through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from mnist_lab.train import train
+
+from .conftest import compose_config
+from .test_config import run_cli
+
+
+@pytest.mark.parametrize("data", ["mnist", "fashion_mnist"])
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_fast_dev_run_every_model_on_every_dataset(train_config, model: str, data: str) -> None:
+    metrics = train(train_config(f"model={model}", f"data={data}", "debug=fast_dev_run"))
+    assert 0.0 <= metrics["test/acc"] <= 1.0
+    assert metrics["test/loss"] > 0
+
+
+def short_run(train_config, *overrides: str, run: str = "run") -> dict[str, float]:
+    return train(train_config("trainer.max_epochs=2", "data.batch_size=32", *overrides, run=run))
+
+
+def test_a_short_run_learns_and_leaves_everything_a_user_expects(train_config, tmp_path: Path):
+    metrics = short_run(train_config)
+    run = tmp_path / "run"
+    assert metrics["test/acc"] > 0.9  # the toy classes are easy: a bar at a class-specific row
+    assert (run / "checkpoints" / "best.ckpt").is_file()
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert json.loads((run / "metrics.json").read_text())["test/acc"] == metrics["test/acc"]
+    summary = (run / "model_summary.txt").read_text()
+    assert "Out sizes" in summary and "[1, 200]" in summary and "178 K" in summary
+    assert (run / "confusion_matrix.png").stat().st_size > 10_000
+    csv_header = (run / "csv" / "metrics.csv").read_text().splitlines()[0]
+    for column in ("train/loss_epoch", "train/acc", "val/loss", "val/acc", "lr-Adam/pg1"):
+        assert column in csv_header
+    events = EventAccumulator(str(run / "tensorboard")).Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"train/loss_epoch", "val/acc", "test/acc", "final/test/acc"} <= scalars
+    assert "test/confusion_matrix" in events.Tags()["images"]
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(train_config) -> None:
+    keys = ("train/loss", "val/loss", "val/acc", "test/loss")
+    first = short_run(train_config, "seed=7", run="first")
+    again = short_run(train_config, "seed=7", run="again")
+    other = short_run(train_config, "seed=8", run="other")
+    assert [first[k] for k in keys] == [again[k] for k in keys]
+    assert [first[k] for k in keys] != [other[k] for k in keys]
+
+
+def test_cli_train_then_evaluate_recomposes_the_runs_own_config(tmp_path: Path, tiny_data_dir):
+    """A model trained with overrides is evaluated from its run dir without repeating them."""
+    outputs = tmp_path / "outputs"
+    trained = run_cli(
+        "mnist_lab.train",
+        "model.net.hidden_dims=[32]",
+        "trainer.max_epochs=2",
+        "data=fashion_mnist",
+        log_dir=outputs,
+        data_dir=tiny_data_dir,
+    )
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "test accuracy" in trained.stdout
+    assert "Out sizes" in trained.stdout  # the per-layer summary is printed
+    (run,) = list((outputs / "train" / "runs").iterdir())
+    saved = json.loads((run / "metrics.json").read_text())
+
+    evaluated = run_cli(
+        "mnist_lab.evaluate", f"ckpt_path={run}", log_dir=outputs, data_dir=tiny_data_dir
+    )
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert f"test accuracy {saved['test/acc']:.4f}" in evaluated.stdout
+    assert "200 fashion_mnist test images" in evaluated.stdout
+    (evaluation,) = list((outputs / "evaluate" / "runs").iterdir())
+    assert (evaluation / "confusion_matrix.png").is_file()
+    assert json.loads((evaluation / "metrics.json").read_text())["test/acc"] == pytest.approx(
+        saved["test/acc"]
+    )
+
+    by_file = run_cli(
+        "mnist_lab.evaluate",
+        f"ckpt_path={run}/checkpoints/last.ckpt",
+        log_dir=outputs,
+        data_dir=tiny_data_dir,
+    )
+    assert by_file.returncode == 0, by_file.stderr[-3000:]
+
+
+def test_visualize_draws_every_class(tmp_path: Path, tiny_data_dir: Path) -> None:
+    result = run_cli(
+        "mnist_lab.visualize",
+        "data=fashion_mnist",
+        "per_class=4",
+        log_dir=tmp_path,
+        data_dir=tiny_data_dir,
+    )
+    assert result.returncode == 0, result.stderr
+    (png,) = list(tmp_path.rglob("samples_fashion_mnist_train.png"))
+    assert png.stat().st_size > 10_000
+    assert "torch" not in result.stderr
+
+
+@pytest.mark.slow
+def test_real_mnist_short_budget_beats_95_percent(tmp_path: Path, real_data_dir: Path) -> None:
+    cfg = compose_config("train", ["trainer.max_epochs=2"], tmp_path / "run", real_data_dir)
+    metrics = train(cfg)
+    assert metrics["test/acc"] > 0.95
+    assert torch.get_num_threads() >= 1
