@@ -1,10 +1,13 @@
-"""Callbacks that every run uses: the per-layer summary and the confusion-matrix figure."""
+"""Callbacks that every run uses: layer summary, epoch timer, confusion-matrix figure."""
 
 from __future__ import annotations
 
+import platform
+import time
 from pathlib import Path
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import ModelSummary as ModelSummaryCallback
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.model_summary import ModelSummary
@@ -64,3 +67,32 @@ class ConfusionMatrixFigure(L.Callback):
             fig.savefig(self.path, dpi=120)
         if (tensorboard := _tensorboard(trainer)) is not None:
             tensorboard.experiment.add_figure("test/confusion_matrix", fig, trainer.global_step)
+
+
+class EpochTimer(L.Callback):
+    """Logs the wall time of each training epoch (`time/epoch_s`) and the device it ran on.
+
+    Validation is not included, so the figure compares devices and code paths directly.
+    """
+
+    def __init__(self) -> None:
+        self.epoch_seconds: list[float] = []
+        self._started = 0.0
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        device = trainer.strategy.root_device
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+        for logger in trainer.loggers:
+            logger.log_hyperparams({"device": f"{device.type}: {name or platform.machine()}"})
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.strategy.root_device.type == "cuda":
+            torch.cuda.synchronize()
+        self._started = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.strategy.root_device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - self._started
+        self.epoch_seconds.append(seconds)
+        pl_module.log("time/epoch_s", seconds, on_step=False, on_epoch=True)

@@ -32,6 +32,25 @@ def build_trainer(
         raise
 
 
+def assemble(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
+    """Seed, then build the data (loaded and checked), the model and the trainer of a run."""
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = instantiate(cfg.data)
+    # Missing or corrupt data fails here, before any logger or checkpoint writes to the run dir.
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    model = instantiate(
+        cfg.model,
+        num_classes=datamodule.num_classes,
+        input_shape=list(datamodule.image_shape),
+        _recursive_=False,
+        _convert_="all",  # plain dicts and lists in the checkpoint's hparams
+    )
+    loggers = instantiate_all(cfg.get("logger"))
+    trainer = build_trainer(cfg, instantiate_all(cfg.get("callbacks")), loggers)
+    return datamodule, model, trainer
+
+
 def instantiate_all(group: DictConfig | None) -> list[Any]:
     """Instantiate every entry of a config group that is a dict of `_target_` nodes."""
     if not group:

@@ -16,34 +16,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test the model `cfg` describes; returns the final metrics."""
     import time
 
-    import lightning as L
-    from hydra.utils import instantiate
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    from mnist_lab.runs import (
-        build_trainer,
-        flat_config,
-        instantiate_all,
-        scalar_metrics,
-        write_metrics,
-    )
+    from mnist_lab.runs import assemble, flat_config, scalar_metrics, write_metrics
 
     started = time.perf_counter()
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = instantiate(cfg.data)
-    # Missing or corrupt data fails here, before any logger or checkpoint writes to the run dir.
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    model = instantiate(
-        cfg.model,
-        num_classes=datamodule.num_classes,
-        input_shape=list(datamodule.image_shape),
-        _recursive_=False,
-        _convert_="all",  # plain dicts in the checkpoint's hparams
-    )
-    loggers = instantiate_all(cfg.get("logger"))
-    trainer = build_trainer(cfg, instantiate_all(cfg.get("callbacks")), loggers)
+    datamodule, model, trainer = assemble(cfg)
+    loggers = trainer.loggers
     for logger in loggers:
         logger.log_hyperparams(flat_config(cfg))
 
