@@ -1,9 +1,11 @@
-"""Callbacks that every run uses: layer summary, epoch timer, confusion-matrix figure."""
+"""Callbacks: what every run records (summary, timings, figures, guards) and opt-in probes."""
 
 from __future__ import annotations
 
+import json
 import platform
 import time
+from collections import deque
 from pathlib import Path
 
 import lightning as L
@@ -12,7 +14,9 @@ from lightning.pytorch.callbacks import ModelSummary as ModelSummaryCallback
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.model_summary import ModelSummary
 
+from mnist_lab import LabError
 from mnist_lab.plots import confusion_matrix_figure
+from mnist_lab.probes import dead_relu_units
 
 
 def _tensorboard(trainer: L.Trainer) -> TensorBoardLogger | None:
@@ -96,3 +100,75 @@ class EpochTimer(L.Callback):
         seconds = time.perf_counter() - self._started
         self.epoch_seconds.append(seconds)
         pl_module.log("time/epoch_s", seconds, on_step=False, on_epoch=True)
+
+
+class FiniteLoss(L.Callback):
+    """Stops the run with a clear error when the training loss becomes NaN or infinite.
+
+    Checked every `check_every_n_steps` steps rather than every step, because reading the
+    loss forces a GPU-to-host sync; once a loss is NaN the weights stay NaN, so it is caught.
+    """
+
+    def __init__(self, check_every_n_steps: int = 20) -> None:
+        self.check_every_n_steps = check_every_n_steps
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        if batch_idx % self.check_every_n_steps:
+            return
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not torch.isfinite(loss):
+            lr = trainer.optimizers[0].param_groups[0]["lr"]
+            raise LabError(
+                f"training loss became {loss.item()} at step {trainer.global_step} "
+                f"(epoch {trainer.current_epoch}) with learning rate {lr:g}; the checkpoints "
+                f"of earlier epochs are kept; try a smaller model.optimizer.lr"
+            )
+
+
+class DeadUnits(L.Callback):
+    """Logs the fraction of dead ReLU units (zero for every probe image) after each epoch.
+
+    The probe is a fixed batch: the first `probe_size` validation images.
+    """
+
+    def __init__(self, probe_size: int = 1000) -> None:
+        self.probe_size = probe_size
+
+    def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        images, _ = trainer.datamodule.on_device("val")
+        fractions = dead_relu_units(pl_module.net, images[: self.probe_size])
+        for name, fraction in fractions.items():
+            key = "dead_units/fraction" if name == "all" else f"dead_units/{name}"
+            pl_module.log(key, fraction, on_step=False, on_epoch=True)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.measure(trainer, pl_module)
+
+
+class LastBatchLosses(L.Callback):
+    """Keeps the training loss of the last `count` mini-batches; prints and saves them at the end.
+
+    Seed 004 asks for exactly this; the losses stay tensors until the end (no per-step sync).
+    """
+
+    def __init__(self, count: int = 20, output_dir: str | None = None) -> None:
+        self.count = count
+        self.output_dir = output_dir
+        self.losses: deque[torch.Tensor] = deque(maxlen=count)
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        self.losses.append(loss.detach())
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or not self.losses:
+            return
+        values = [round(float(loss), 5) for loss in self.losses]
+        print(f"training loss of the last {len(values)} mini-batches: {values}")
+        if self.output_dir:
+            path = Path(self.output_dir) / "last_batch_losses.json"
+            path.write_text(json.dumps(values) + "\n")

@@ -57,22 +57,28 @@ def _run_dir_is_empty(run_dir: Path) -> bool:
 
 
 def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
-    """Check `cfg`, run `task`; a LabError becomes `error: ...` on stderr and exit status 2.
+    """Check `cfg` and run `task`, recording failures where the user and `report` see them.
 
-    In a multirun the error is re-raised instead, so Hydra records that member as failed
-    and the other members still run.
+    A LabError becomes `error: ...` on stderr and exit status 2. A run that failed before it
+    wrote anything leaves no directory behind; one that failed later keeps its files (the last
+    good checkpoint among them) plus `failed.txt` with the reason. In a multirun the error is
+    re-raised, so Hydra records that member as failed and the other members still run.
     """
+    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+    run_dir = Path(hydra_cfg.runtime.output_dir) if hydra_cfg is not None else None
+    multirun = hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN
     try:
         check_config(cfg)
         return task(cfg)
-    except LabError as error:
-        hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
-        if hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN:
+    except Exception as error:
+        user_error = isinstance(error, LabError)
+        if run_dir is not None and run_dir.is_dir():
+            if user_error and not multirun and _run_dir_is_empty(run_dir):
+                shutil.rmtree(run_dir)
+            else:
+                reason = str(error) if user_error else f"{type(error).__name__}: {error}"
+                (run_dir / "failed.txt").write_text(" ".join(reason.split()) + "\n")
+        if multirun or not user_error:
             raise
         print(f"error: {error}", file=sys.stderr)
-        if hydra_cfg is not None:
-            run_dir = Path(hydra_cfg.runtime.output_dir)
-            # A run that failed before it produced anything leaves no directory behind.
-            if run_dir.is_dir() and _run_dir_is_empty(run_dir):
-                shutil.rmtree(run_dir)
         sys.exit(2)

@@ -107,6 +107,7 @@ RULES = (
 
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError naming the first key whose value the lab does not accept."""
+    check_hidden_unit_budget(cfg)
     for rule in RULES:
         value = OmegaConf.select(cfg, rule.key, default=_MISSING, throw_on_missing=False)
         if value is _MISSING:
@@ -118,3 +119,51 @@ def check_config(cfg: DictConfig) -> None:
 
 
 _MISSING = object()
+
+
+def check_hidden_unit_budget(cfg: DictConfig) -> None:
+    """The budget experiments' limits on hidden units and layers (`constraints` node)."""
+    constraints = cfg.get("constraints")
+    hidden = OmegaConf.select(cfg, "model.net.hidden_dims", default=None)
+    if not constraints or hidden is None:
+        return
+    hidden = list(hidden)
+    units = sum(v for v in hidden if isinstance(v, int))
+    limit = constraints.get("max_hidden_units")
+    if limit is not None and units > limit:
+        raise ConfigError(
+            f"model.net.hidden_dims={hidden} has {units} hidden units; this experiment allows "
+            f"at most constraints.max_hidden_units={limit}"
+        )
+    depth = constraints.get("min_hidden_layers")
+    if depth is not None and len(hidden) < depth:
+        raise ConfigError(
+            f"model.net.hidden_dims={hidden} has {len(hidden)} hidden layers; this experiment "
+            f"needs at least constraints.min_hidden_layers={depth}"
+        )
+
+
+def check_built_model(net: Any, constraints: DictConfig | None) -> None:
+    """The limits only a built network can show: parameter count and which layers it uses."""
+    if not constraints:
+        return
+    params = sum(p.numel() for p in net.parameters())
+    limit = constraints.get("max_params")
+    if limit is not None and params > limit:
+        raise ConfigError(
+            f"the network has {params:,} parameters; this experiment allows at most "
+            f"constraints.max_params={limit:,}"
+        )
+    used = {type(m).__name__ for m in net.modules() if not list(m.children())}
+    allowed = constraints.get("allowed_layers")
+    if allowed is not None and used - set(allowed):
+        raise ConfigError(
+            f"the network uses {', '.join(sorted(used - set(allowed)))}; this experiment allows "
+            f"only constraints.allowed_layers={list(allowed)}"
+        )
+    missing = set(constraints.get("required_layers") or []) - used
+    if missing:
+        raise ConfigError(
+            f"the network has no {', '.join(sorted(missing))}; this experiment requires "
+            f"constraints.required_layers={list(constraints.required_layers)}"
+        )

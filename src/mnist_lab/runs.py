@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
@@ -14,6 +18,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
+from mnist_lab.config import check_built_model
 
 
 def build_trainer(
@@ -34,6 +39,9 @@ def build_trainer(
 
 def assemble(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     """Seed, then build the data (loaded and checked), the model and the trainer of a run."""
+    # Lightning 2.6 with torch 2.13 warns about its own use of a deprecated torch API each run.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    configure_threads(cfg.get("threads"))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     # Missing or corrupt data fails here, before any logger or checkpoint writes to the run dir.
@@ -46,9 +54,23 @@ def assemble(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule,
         _recursive_=False,
         _convert_="all",  # plain dicts and lists in the checkpoint's hparams
     )
+    check_built_model(model.net, cfg.get("constraints"))
     loggers = instantiate_all(cfg.get("logger"))
     trainer = build_trainer(cfg, instantiate_all(cfg.get("callbacks")), loggers)
     return datamodule, model, trainer
+
+
+def configure_threads(threads: int | None) -> None:
+    """Set torch's intra-op threads; by default split the cores among joblib sweep members."""
+    if threads is None and HydraConfig.initialized():
+        launcher = HydraConfig.get().launcher
+        if "joblib" in str(launcher.get("_target_", "")):
+            cores = os.cpu_count() or 1
+            n_jobs = launcher.get("n_jobs") or -1
+            n_jobs = cores if n_jobs < 1 else min(n_jobs, cores)
+            threads = max(1, cores // n_jobs)
+    if threads:
+        torch.set_num_threads(threads)
 
 
 def instantiate_all(group: DictConfig | None) -> list[Any]:

@@ -113,12 +113,18 @@ class Classifier(L.LightningModule):
         if momentum is not None and name in ("sgd", "rmsprop"):
             settings["momentum"] = momentum
         decayed = {id(w) for w in penalized_weights(self.net)}
+        # Named groups: the learning-rate monitor logs them as lr-<Optimizer>/<group>.
         groups = [
             {
+                "name": "weights",
                 "params": [p for p in self.parameters() if id(p) in decayed],
                 "weight_decay": weight_decay,
             },
-            {"params": [p for p in self.parameters() if id(p) not in decayed], "weight_decay": 0.0},
+            {
+                "name": "biases_and_norms",
+                "params": [p for p in self.parameters() if id(p) not in decayed],
+                "weight_decay": 0.0,
+            },
         ]
         optimizer = OPTIMIZER_CLASSES[name](groups, **settings)
         scheduler = self.make_scheduler(optimizer)
