@@ -94,7 +94,10 @@ def test_bad_values_are_refused_with_key_value_and_accepted(
 @pytest.mark.parametrize(
     ("argument", "message"),
     [
-        ("model=resnet", "model='resnet' is not a config in conf/model/; choose one of cnn, linear, mlp"),
+        (
+            "model=resnet",
+            "model='resnet' is not a config in conf/model/; choose one of cnn, linear, mlp",
+        ),
         (
             "data=cifar10",
             "data='cifar10' is not a config in conf/data/; choose one of fashion_mnist",

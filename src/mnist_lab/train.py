@@ -16,6 +16,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test the model `cfg` describes; returns the final metrics."""
     import time
 
+    import torch
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -39,6 +40,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics.update(scalar_metrics(trainer.callback_metrics))
     metrics["time/total_s"] = time.perf_counter() - started
     metrics["params"] = float(sum(p.numel() for p in model.parameters()))
+    metrics["threads"] = float(torch.get_num_threads())
 
     if trainer.is_global_zero:
         final = {k: v for k, v in metrics.items() if k.startswith(("val/", "test/", "time/"))}
