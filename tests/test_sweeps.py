@@ -44,6 +44,15 @@ def test_joblib_sweep_runs_both_members_and_keeps_a_failed_ones_reason(
     threads = json.loads((good / "metrics.json").read_text())["threads"]
     assert threads == max(1, (os.cpu_count() or 1) // 2)
 
+    sweep = good.parent
+    reported = run_cli("mnist_lab.report", str(sweep), log_dir=outputs)
+    assert reported.returncode == 0, reported.stderr
+    table = (sweep / "report.md").read_text()
+    # The finished member first, the failed one last with its reason.
+    assert table.index("| ok |") < table.index("| failed: training loss became nan at step")
+    for figure in ("learning_curves.png", "accuracy_vs_model_optimizer_lr.png"):
+        assert (sweep / figure).stat().st_size > 10_000, figure
+
 
 def test_optuna_search_runs_two_trials_on_validation_accuracy(
     tmp_path: Path, tiny_data_dir: Path

@@ -1,0 +1,466 @@
+"""Report on finished runs: `python -m mnist_lab.report <run or sweep dir> [--threshold 0.97]`.
+
+Reads what each run leaves in its directory (`metrics.json`, `csv/metrics.csv`, `.hydra/`,
+`failed.txt`), not TensorBoard, and writes into that directory: `learning_curves.png`,
+`accuracy_vs_<key>.png` when one setting was swept, `dead_units.png` when dead units were logged,
+and the table of runs as `report.md` and `report.csv`.
+
+Only numpy, matplotlib and omegaconf are imported (no torch, no Lightning), so a report takes
+about a second, also while training runs keep the CPU busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import math
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from matplotlib.figure import Figure
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from mnist_lab import LabError
+from mnist_lab.plots import dead_units_figure, learning_curves_figure, metric_vs_value_figure
+
+DEFAULT_THRESHOLD = 0.97
+_ABSENT = object()
+
+
+@dataclass
+class Run:
+    """What one training run left in its directory."""
+
+    path: Path
+    name: str
+    # key -> value exactly as given on the command line (`.hydra/overrides.yaml`)
+    overrides: dict[str, str]
+    config: DictConfig
+    # final numbers (`metrics.json`); empty when the run did not finish
+    metrics: dict[str, float]
+    # one value per epoch from `csv/metrics.csv`, index 0 = epoch 1, NaN where not logged
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    status: str = "ok"  # ok, failed or incomplete
+    reason: str = ""  # why it failed, from failed.txt
+
+    def value(self, key: str) -> str:
+        """The setting `key` as given on the command line, else as its composed config has it.
+
+        Empty for a key the run does not have, or whose value is a whole config group.
+        """
+        if key in self.overrides:
+            return self.overrides[key]
+        value = OmegaConf.select(
+            self.config, key, default=_ABSENT, throw_on_resolution_failure=False
+        )
+        if value is _ABSENT or isinstance(value, DictConfig):
+            return ""
+        if isinstance(value, ListConfig):
+            # Written the way Hydra overrides are, so `[32,16]` given and composed look alike.
+            return json.dumps(OmegaConf.to_container(value, resolve=True), separators=(",", ":"))
+        if value is None:
+            return "null"
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    @property
+    def params(self) -> float:
+        """Parameter count, NaN when the run did not get as far as writing it."""
+        return self.metrics.get("params", math.nan)
+
+    @property
+    def best_val_acc(self) -> float:
+        """Best validation accuracy; from the epochs logged so far when the run did not finish."""
+        if "val/acc_best" in self.metrics:
+            return self.metrics["val/acc_best"]
+        return max(_finite(self.curves.get("val/acc", [])), default=math.nan)
+
+    @property
+    def test_acc(self) -> float:
+        """Accuracy on the test set (of the best validation checkpoint), NaN if never tested."""
+        return self.metrics.get("test/acc", math.nan)
+
+    @property
+    def final_train_loss(self) -> float:
+        """Mean training loss of the last epoch."""
+        if "train/loss_epoch" in self.metrics:
+            return self.metrics["train/loss_epoch"]
+        logged = _finite(self.curves.get("train/loss_epoch", []))
+        return logged[-1] if logged else self.metrics.get("train/loss", math.nan)
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Mean training seconds per epoch (the last epoch's when only metrics.json has it)."""
+        logged = _finite(self.curves.get("time/epoch_s", []))
+        if logged:
+            return sum(logged) / len(logged)
+        return self.metrics.get("time/epoch_s", math.nan)
+
+    @property
+    def wall_seconds(self) -> float:
+        """Wall time of the whole run: data, fit and test."""
+        return self.metrics.get("time/total_s", math.nan)
+
+    @property
+    def status_text(self) -> str:
+        """`ok`, `incomplete`, or `failed: <reason>`."""
+        return f"failed: {self.reason}" if self.status == "failed" else self.status
+
+
+def _finite(values: Sequence[float]) -> list[float]:
+    return [v for v in values if math.isfinite(v)]
+
+
+def _number(cell: str | None) -> float | None:
+    try:
+        return float(cell) if cell else None
+    except ValueError:
+        return None
+
+
+def read_overrides(path: Path) -> dict[str, str]:
+    """`.hydra/overrides.yaml` as key -> value; `+key=v` and `++key=v` count as `key=v`."""
+    overrides: dict[str, str] = {}
+    for item in yaml.safe_load(path.read_text()) or []:
+        key, _, value = str(item).partition("=")
+        overrides[key.lstrip("+")] = value
+    return overrides
+
+
+def read_curves(path: Path) -> dict[str, list[float]]:
+    """Per-epoch metrics from a Lightning CSVLogger file: one list per column, epoch 1 first.
+
+    Step-level columns (`*_step`), test metrics and rows without an epoch (the learning-rate
+    monitor's) are left out. A column logged more than once in an epoch keeps its last value.
+    """
+    by_epoch: dict[str, dict[int, float]] = {}
+    with path.open(newline="") as file:
+        for row in csv.DictReader(file):
+            epoch = _number(row.get("epoch"))
+            if epoch is None:
+                continue
+            for column, cell in row.items():
+                if (
+                    not isinstance(column, str)  # the overflow of a malformed row
+                    or column in ("epoch", "step")
+                    or column.endswith("_step")
+                    or column.startswith("test/")
+                ):
+                    continue
+                value = _number(cell)
+                if value is not None:
+                    by_epoch.setdefault(column, {})[int(epoch)] = value
+    epochs = 1 + max((max(values) for values in by_epoch.values()), default=-1)
+    return {
+        column: [values.get(epoch, math.nan) for epoch in range(epochs)]
+        for column, values in by_epoch.items()
+    }
+
+
+def load_run(path: str | Path) -> Run:
+    """Everything the report needs from one run directory; missing files leave fields empty."""
+    path = Path(path)
+    hydra_dir = path / ".hydra"
+    overrides_file, config_file = hydra_dir / "overrides.yaml", hydra_dir / "config.yaml"
+    overrides = read_overrides(overrides_file) if overrides_file.is_file() else {}
+    config = OmegaConf.load(config_file) if config_file.is_file() else OmegaConf.create()
+    metrics: dict[str, float] = {}
+    if (path / "metrics.json").is_file():
+        # A file cut off mid-write stays unread: the run counts as incomplete.
+        with contextlib.suppress(json.JSONDecodeError):
+            metrics = json.loads((path / "metrics.json").read_text())
+    csv_file = path / "csv" / "metrics.csv"
+    # fast_dev_run and logger=none runs have no CSV log: no curves, the final numbers remain.
+    curves = read_curves(csv_file) if csv_file.is_file() else {}
+    run = Run(path, path.name, overrides, config, metrics, curves)
+    failed = path / "failed.txt"
+    if failed.is_file():
+        lines = [line.strip() for line in failed.read_text().splitlines() if line.strip()]
+        run.status, run.reason = "failed", lines[0] if lines else "no reason given"
+    elif not metrics:
+        run.status = "incomplete"
+    return run
+
+
+def find_runs(directory: str | Path) -> list[Run]:
+    """The run in a run dir, or every run in a sweep dir or a folder of run dirs, in order.
+
+    Raises LabError when `directory` does not exist or holds no run (a dir with `.hydra/`).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise LabError(f"{directory} does not exist or is not a directory")
+    if (directory / ".hydra").is_dir():
+        return [load_run(directory)]
+    members = [p for p in directory.iterdir() if (p / ".hydra").is_dir()]
+    if not members:
+        raise LabError(
+            f"no runs in {directory}: expected a run dir (with .hydra/) or a sweep or "
+            f"runs dir whose subdirectories have .hydra/"
+        )
+    # Sweep members are numbered: 2 comes before 10.
+    members.sort(
+        key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name)
+    )
+    return [load_run(member) for member in members]
+
+
+def swept_keys(runs: Sequence[Run]) -> list[str]:
+    """Override keys whose values differ between the runs; all of them when none differs."""
+    keys = list(dict.fromkeys(key for run in runs for key in run.overrides))
+    differing = [key for key in keys if len({run.value(key) for run in runs}) > 1]
+    return differing or keys
+
+
+def short_names(keys: Sequence[str]) -> dict[str, str]:
+    """The shortest dotted suffix that tells each key apart: `model.optimizer.lr` -> `lr`.
+
+    A bare `name` says nothing, so `model.scheduler.name` becomes `scheduler.name`.
+    """
+    names = {}
+    for key in keys:
+        parts = key.split(".")
+        for n in range(1, len(parts) + 1):
+            suffix = ".".join(parts[-n:])
+            unique = sum(other == suffix or other.endswith("." + suffix) for other in keys) == 1
+            if unique and suffix != "name":
+                break
+        names[key] = suffix
+    return names
+
+
+def short_value(value: str) -> str:
+    """A value for people to read: long floats (Optuna's picks) cut to 4 significant digits."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return f"{number:.4g}" if len(value) > 8 else value
+
+
+def describe(run: Run, keys: Sequence[str], names: dict[str, str] | None = None) -> str:
+    """`key=value, ...` for the keys the run has a value for (under short `names` if given)."""
+    names = names or {}
+    return ", ".join(
+        f"{names.get(key, key)}={short_value(run.value(key))}" for key in keys if run.value(key)
+    )
+
+
+# Past this a legend entry stops being readable; the run's name, found in the table, replaces it.
+MAX_LABEL = 100
+
+
+def legend_labels(runs: Sequence[Run], keys: Sequence[str]) -> list[str]:
+    """One distinct label per run: its swept values, with its status unless it is ok."""
+    names = short_names(keys)
+    described = [describe(run, keys, names) for run in runs]
+    if len(runs) > 1 and (not all(described) or max(map(len, described)) > MAX_LABEL):
+        described = [f"run {run.name}" for run in runs]
+    labels: list[str] = []
+    for run, label in zip(runs, described, strict=True):
+        label = label or "run"
+        if described.count(label) > 1:
+            label = f"{label} ({run.name})"
+        labels.append(label if run.status == "ok" else f"{label} ({run.status})")
+    return labels
+
+
+# Column -> how report.md writes a number; CSV keeps every digit.
+MEASURES = {
+    "params": "{:,.0f}",
+    "best val acc": "{:.4f}",
+    "test acc": "{:.4f}",
+    "final train loss": "{:.4f}",
+    "mean s/epoch": "{:.2f}",
+    "wall time (s)": "{:.1f}",
+}
+
+
+@dataclass
+class Summary:
+    """The table of runs, best first, with the caption naming the smallest model that passes."""
+
+    caption: str
+    columns: list[str]
+    rows: list[dict[str, Any]]  # column -> value; None where a run has no such number
+    runs: list[Run]  # in the order of `rows`
+
+
+def summary_table(runs: Sequence[Run], threshold: float = DEFAULT_THRESHOLD) -> Summary:
+    """One row per run, sorted by best val acc (highest first, failed runs last)."""
+    keys = swept_keys(runs)
+
+    def measures(run: Run) -> dict[str, float]:
+        return {
+            "params": run.params,
+            "best val acc": run.best_val_acc,
+            "test acc": run.test_acc,
+            "final train loss": run.final_train_loss,
+            "mean s/epoch": run.seconds_per_epoch,
+            "wall time (s)": run.wall_seconds,
+        }
+
+    ordered = sorted(
+        runs,
+        key=lambda r: (
+            r.status == "failed",
+            math.isnan(r.best_val_acc),
+            -r.best_val_acc if not math.isnan(r.best_val_acc) else 0.0,
+        ),
+    )
+    rows = []
+    for run in ordered:
+        row: dict[str, Any] = {"run": run.name, **{key: run.value(key) for key in keys}}
+        for column, number in measures(run).items():
+            row[column] = None if math.isnan(number) else number
+        if row["params"] is not None:
+            row["params"] = int(row["params"])
+        row["status"] = run.status_text
+        rows.append(row)
+    columns = ["run", *keys, *MEASURES, "status"]
+    if all(row["mean s/epoch"] is None for row in rows):
+        columns.remove("mean s/epoch")
+    return Summary(threshold_caption(ordered, keys, threshold), columns, rows, ordered)
+
+
+def threshold_caption(runs: Sequence[Run], keys: Sequence[str], threshold: float) -> str:
+    """Which finished run is the smallest with best val acc above `threshold`, or that none is."""
+    finished = [r for r in runs if r.status == "ok" and not math.isnan(r.best_val_acc)]
+    passing = [r for r in finished if r.best_val_acc > threshold and not math.isnan(r.params)]
+    if passing:
+        smallest = min(passing, key=lambda r: (r.params, -r.best_val_acc))
+        return (
+            f"Smallest model with best val acc > {threshold:g}: {int(smallest.params):,} "
+            f"parameters ({describe(smallest, keys) or smallest.name})"
+        )
+    caption = f"No finished model has best val acc > {threshold:g}"
+    if finished:
+        best = max(finished, key=lambda r: r.best_val_acc)
+        caption += f" (highest: {best.best_val_acc:.4f}, {describe(best, keys) or best.name})"
+    return caption
+
+
+def markdown_table(summary: Summary) -> str:
+    """The caption, then the table in Markdown; numbers right-aligned and rounded."""
+
+    def cell(column: str, value: Any) -> str:
+        if value is None:
+            return "-"
+        text = MEASURES[column].format(value) if column in MEASURES else short_value(str(value))
+        return text.replace("|", "\\|")
+
+    header = "| " + " | ".join(summary.columns) + " |"
+    rule = "|" + "|".join("---:" if c in MEASURES else "---" for c in summary.columns) + "|"
+    body = [
+        "| " + " | ".join(cell(column, row[column]) for column in summary.columns) + " |"
+        for row in summary.rows
+    ]
+    return "\n".join([summary.caption, "", header, rule, *body]) + "\n"
+
+
+def write_csv(summary: Summary, path: Path) -> Path:
+    """The table as CSV with full-precision numbers; empty cells where a run has no number."""
+    with path.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=summary.columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(summary.rows)
+    return path
+
+
+def accuracy_figure(runs: Sequence[Run], key: str, threshold: float) -> Figure:
+    """Best val acc and test acc of the finished runs against their value of `key`."""
+    values = [run.value(key) for run in runs]
+    tick_labels = []
+    for value, run in zip(values, runs, strict=True):
+        # Widths or model names mean little alone; their parameter count says how big.
+        size = f"\n{int(run.params):,} params" if not math.isnan(run.params) else ""
+        tick_labels.append(value + size + ("" if run.status == "ok" else f"\n({run.status})"))
+    # A failed or unfinished run's numbers are not results: it keeps its place, without points.
+    return metric_vs_value_figure(
+        values,
+        {
+            "best val acc": [r.best_val_acc if r.status == "ok" else math.nan for r in runs],
+            "test acc": [r.test_acc if r.status == "ok" else math.nan for r in runs],
+        },
+        xlabel=key,
+        title=f"Accuracy vs {key}",
+        threshold=threshold,
+        tick_labels=tick_labels,
+        min_span=0.02,
+    )
+
+
+def write_report(
+    directory: str | Path, runs: Sequence[Run], threshold: float = DEFAULT_THRESHOLD
+) -> tuple[Summary, list[Path]]:
+    """Draw the figures and write report.md and report.csv into `directory`; returns the paths."""
+    directory = Path(directory)
+    keys = swept_keys(runs)
+    labels = legend_labels(runs, keys)
+    summary = summary_table(runs, threshold)
+    figures = {}
+    if any(run.curves for run in runs):
+        curves = {label: run.curves for label, run in zip(labels, runs, strict=True) if run.curves}
+        figures["learning_curves.png"] = learning_curves_figure(curves)
+        if any(m.startswith("dead_units/") for run in runs for m in run.curves):
+            figures["dead_units.png"] = dead_units_figure(curves)
+    if len(keys) == 1 and len({run.value(keys[0]) for run in runs}) > 1:
+        file_name = re.sub(r"[^\w-]", "_", keys[0])  # dots and brackets make awkward names
+        figures[f"accuracy_vs_{file_name}.png"] = accuracy_figure(runs, keys[0], threshold)
+    paths = []
+    for name, figure in figures.items():
+        figure.savefig(directory / name, dpi=110)
+        paths.append(directory / name)
+    report_md = directory / "report.md"
+    images = "".join(f"\n![{name}]({name})\n" for name in figures)
+    report_md.write_text(markdown_table(summary) + images)
+    paths += [report_md, write_csv(summary, directory / "report.csv")]
+    return summary, paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point; returns the exit status (2 for a bad directory)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_lab.report",
+        description="Figures and a table (report.md, report.csv) from the runs in a run, sweep "
+        "or runs directory, written into that directory.",
+    )
+    parser.add_argument(
+        "directory",
+        type=Path,
+        help="a run dir, a sweep (multirun) dir, or a "
+        "folder of run dirs such as outputs/train/runs",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help="the caption names the smallest model whose best val acc is above this "
+        f"(default {DEFAULT_THRESHOLD})",
+    )
+    args = parser.parse_args(argv)
+    try:
+        runs = find_runs(args.directory)
+        summary, paths = write_report(args.directory, runs, args.threshold)
+    except LabError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot write the report into {args.directory}: {error}", file=sys.stderr)
+        return 2
+    print(markdown_table(summary))
+    if not any(run.curves for run in runs):
+        print("no per-epoch curves: no run has csv/metrics.csv (fast_dev_run or logger=none)")
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
