@@ -198,3 +198,58 @@ def test_help_and_cfg_never_import_torch_or_lightning(tmp_path: Path, arguments:
     assert result.returncode == 0, result.stderr
     assert "HEAVY: none" in result.stdout
     assert "model" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["experiment=budget_100", "model.net.hidden_dims=[60,41]"],
+            "model.net.hidden_dims=[60, 41] has 101 hidden units; this experiment allows at most "
+            "constraints.max_hidden_units=100",
+        ),
+        (
+            ["experiment=budget_200", "model.net.hidden_dims=[200]"],
+            "model.net.hidden_dims=[200] has 1 hidden layers; this experiment needs at least "
+            "constraints.min_hidden_layers=2",
+        ),
+        (
+            ["experiment=budget_1000", "model.net.hidden_dims=[500,500]"],
+            "model.net.hidden_dims=[500, 500] has 2 hidden layers",
+        ),
+    ],
+)
+def test_hidden_unit_budgets_are_enforced(tmp_path: Path, overrides: list[str], message: str):
+    cfg = compose_config("train", overrides, tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        check_config(cfg)
+    assert str(caught.value).startswith(message)
+
+
+def test_built_model_limits_parameters_and_layer_kinds(tmp_path: Path) -> None:
+    from mnist_lab.config import check_built_model
+    from mnist_lab.nets.cnn import CNN
+    from mnist_lab.nets.mlp import MLP
+
+    cnn_cfg = compose_config("train", ["experiment=cnn_under_1m"], tmp_path)
+    check_built_model(CNN(**_net_kwargs(cnn_cfg)), cnn_cfg.constraints)
+    too_big = CNN(**_net_kwargs(cnn_cfg, hidden_dims=[1024]))
+    with pytest.raises(ConfigError, match=r"has 3,\d{3},\d{3} parameters; .*max_params=999,999"):
+        check_built_model(too_big, cnn_cfg.constraints)
+    without_norm = CNN(**_net_kwargs(cnn_cfg, batch_norm=False))
+    with pytest.raises(ConfigError, match="has no BatchNorm2d; this experiment requires"):
+        check_built_model(without_norm, cnn_cfg.constraints)
+
+    mlp_cfg = compose_config("train", ["experiment=budget_100"], tmp_path)
+    check_built_model(MLP(**_net_kwargs(mlp_cfg)), mlp_cfg.constraints)
+    with pytest.raises(ConfigError, match="uses BatchNorm1d; this experiment allows only"):
+        check_built_model(MLP(**_net_kwargs(mlp_cfg, batch_norm=True)), mlp_cfg.constraints)
+
+
+def _net_kwargs(cfg, **changes) -> dict:
+    """The experiment's network arguments, with `changes` applied."""
+    from omegaconf import OmegaConf
+
+    kwargs = OmegaConf.to_container(cfg.model.net, resolve=True)
+    kwargs.pop("_target_")
+    return {**kwargs, **changes}
