@@ -47,7 +47,7 @@ def test_a_short_run_learns_and_leaves_everything_a_user_expects(train_config, t
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers(train_config) -> None:
-    keys = ("train/loss", "val/loss", "val/acc", "test/loss")
+    keys = ("train/loss_epoch", "val/loss", "val/acc", "test/loss")
     first = short_run(train_config, "seed=7", run="first")
     again = short_run(train_config, "seed=7", run="again")
     other = short_run(train_config, "seed=8", run="other")
@@ -113,3 +113,9 @@ def test_real_mnist_short_budget_beats_95_percent(tmp_path: Path, real_data_dir:
     metrics = train(cfg)
     assert metrics["test/acc"] > 0.95
     assert torch.get_num_threads() >= 1
+
+
+def test_runs_without_any_logger(train_config, tmp_path: Path) -> None:
+    metrics = train(train_config("logger=none", "trainer.max_epochs=1"))
+    assert metrics["test/acc"] > 0.5
+    assert not (tmp_path / "run" / "tensorboard").exists()
