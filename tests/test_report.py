@@ -27,7 +27,7 @@ CSV_COLUMNS = [
     "test/acc",
     "test/loss",
     "dead_units/fraction",
-    "dead_units/net.layers.0",
+    "dead_units/relu_1",
 ]
 
 
@@ -62,7 +62,7 @@ def write_run(
                 "train/acc": acc + 0.01,
                 "time/epoch_s": 1.0 + epoch,
                 "dead_units/fraction": 0.1 * epoch,
-                "dead_units/net.layers.0": 0.2 * epoch,
+                "dead_units/relu_1": 0.2 * epoch,
             },
         ]
     if test_acc is not None:

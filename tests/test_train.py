@@ -119,3 +119,13 @@ def test_runs_without_any_logger(train_config, tmp_path: Path) -> None:
     metrics = train(train_config("logger=none", "trainer.max_epochs=1"))
     assert metrics["test/acc"] > 0.5
     assert not (tmp_path / "run" / "tensorboard").exists()
+
+
+def test_dead_unit_probe_is_logged_every_epoch(train_config, tmp_path: Path) -> None:
+    train(train_config("callbacks=dead_units", "trainer.max_epochs=2", "data.order=by_label"))
+    header, *rows = (tmp_path / "run" / "csv" / "metrics.csv").read_text().splitlines()
+    columns = header.split(",")
+    assert {"dead_units/fraction", "dead_units/relu_1", "dead_units/relu_2"} <= set(columns)
+    fractions = [row.split(",")[columns.index("dead_units/fraction")] for row in rows]
+    values = [float(f) for f in fractions if f]
+    assert len(values) == 2 and all(0.0 <= v <= 1.0 for v in values)

@@ -130,7 +130,8 @@ class FiniteLoss(L.Callback):
 class DeadUnits(L.Callback):
     """Logs the fraction of dead ReLU units (zero for every probe image) after each epoch.
 
-    The probe is a fixed batch: the first `probe_size` validation images.
+    The probe is a fixed batch: the first `probe_size` validation images. Logged as
+    `dead_units/fraction` (all ReLU units) and `dead_units/relu_<i>` per ReLU layer.
     """
 
     def __init__(self, probe_size: int = 1000) -> None:
@@ -139,9 +140,10 @@ class DeadUnits(L.Callback):
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         images, _ = trainer.datamodule.on_device("val")
         fractions = dead_relu_units(pl_module.net, images[: self.probe_size])
-        for name, fraction in fractions.items():
-            key = "dead_units/fraction" if name == "all" else f"dead_units/{name}"
-            pl_module.log(key, fraction, on_step=False, on_epoch=True)
+        pl_module.log("dead_units/fraction", fractions.pop("all"), on_step=False, on_epoch=True)
+        # relu_1, relu_2, ... in network order: shorter than module paths, same in every model
+        for index, fraction in enumerate(fractions.values(), start=1):
+            pl_module.log(f"dead_units/relu_{index}", fraction, on_step=False, on_epoch=True)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.measure(trainer, pl_module)

@@ -281,7 +281,7 @@ def metric_vs_value_figure(
 
 def dead_units_figure(
     curves_by_label: Mapping[str, Mapping[str, Sequence[float]]],
-    title: str = "Dead ReLU units (never active on the epoch's data)",
+    title: str = "Dead ReLU units (zero for every image of a fixed probe batch)",
 ) -> Figure:
     """Every logged `dead_units/...` curve per epoch, one panel per metric, one line per run."""
     metrics = sorted(
@@ -297,7 +297,7 @@ def dead_units_figure(
     for ax, metric in zip(axes.flat, metrics, strict=False):
         _plot_per_epoch(ax, curves_by_label, metric)
         name = metric.removeprefix("dead_units/")
-        ax.set_title("all layers" if name == "fraction" else f"layer {name}")
+        ax.set_title("all ReLU layers" if name == "fraction" else name.replace("_", " layer "))
         logged = np.concatenate(
             [np.asarray(c.get(metric, []), dtype=float) for c in curves_by_label.values()]
         )
