@@ -23,6 +23,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 # As mnist_lab itself does on import (see its __init__): set before torch starts its threads.
@@ -77,22 +78,27 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def time_plain(cfg, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> float:
+def time_epoch(cfg, batches: Iterable, device: torch.device) -> float:
+    """Seconds for one pass of a fresh model over `batches` (consumed inside the timing)."""
     net, optimizer = make_net_and_optimizer(cfg, device)
-    images, labels = images.to(device), labels.to(device)
-    batch_size = cfg.data.batch_size
     sync(device)
     started = time.perf_counter()
-    order = torch.randperm(len(labels)).to(device)
-    images, labels = images[order], labels[order]
-    for start in range(0, len(labels), batch_size):
-        x, y = images[start : start + batch_size], labels[start : start + batch_size]
+    for x, y in batches:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         loss = F.cross_entropy(net(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
     sync(device)
     return time.perf_counter() - started
+
+
+def tensor_slices(images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> Iterator:
+    """The plain loop's data: one random permutation, then contiguous slices."""
+    order = torch.randperm(len(labels), device=labels.device)
+    images, labels = images[order], labels[order]
+    for start in range(0, len(labels), batch_size):
+        yield images[start : start + batch_size], labels[start : start + batch_size]
 
 
 class PerSampleMNIST(torch.utils.data.Dataset):
@@ -107,21 +113,6 @@ class PerSampleMNIST(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         image = self.images[index].float().div(255).sub(self.mean).div(self.std)
         return image.unsqueeze(0), int(self.labels[index])
-
-
-def time_dataloader(cfg, dataset: PerSampleMNIST, device: torch.device) -> float:
-    net, optimizer = make_net_and_optimizer(cfg, device)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.data.batch_size, shuffle=True)
-    sync(device)
-    started = time.perf_counter()
-    for x, y in loader:
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        loss = F.cross_entropy(net(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    sync(device)
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -146,10 +137,12 @@ def main() -> None:
         dataset = PerSampleMNIST(raw[:, 0], labels, datamodule.spec.mean, datamodule.spec.std)
         times: dict[str, list[float]] = {"lab": [], "plain": [], "dataloader": []}
         for repeat in range(args.repeats):
-            times["plain"].append(time_plain(cfg, images, labels, device))
+            slices = tensor_slices(images.to(device), labels.to(device), batch_size)
+            times["plain"].append(time_epoch(cfg, slices, device))
             times["lab"].append(time_lab(cfg))
             if not args.skip_dataloader:
-                times["dataloader"].append(time_dataloader(cfg, dataset, device))
+                loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True)
+                times["dataloader"].append(time_epoch(cfg, loader, device))
             done = {k: f"{v[-1]:.2f}s" for k, v in times.items() if v}
             print(f"  {case} repeat {repeat + 1}/{args.repeats}: {done}", file=sys.stderr)
         medians = {k: statistics.median(v) for k, v in times.items() if v}
