@@ -253,3 +253,28 @@ def _net_kwargs(cfg, **changes) -> dict:
     kwargs = OmegaConf.to_container(cfg.model.net, resolve=True)
     kwargs.pop("_target_")
     return {**kwargs, **changes}
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_builds_a_network_within_its_constraints(tmp_path: Path, experiment: str):
+    from hydra.utils import instantiate
+
+    from mnist_lab.config import check_built_model
+
+    cfg = compose_config("train", [f"experiment={experiment}"], tmp_path)
+    net = instantiate(cfg.model.net, input_shape=[1, 28, 28], num_classes=10)
+    check_built_model(net, cfg.get("constraints"))
+
+
+@pytest.mark.parametrize("p", ["0.0", "1.0"])
+def test_dropout_sweep_ends_are_allowed(tmp_path: Path, p: str) -> None:
+    from hydra.utils import instantiate
+
+    from mnist_lab.config import check_built_model
+
+    cfg = compose_config(
+        "train", ["experiment=dropout_sweep", f"model.net.dropout_p={p}"], tmp_path
+    )
+    check_config(cfg)
+    net = instantiate(cfg.model.net, input_shape=[1, 28, 28], num_classes=10)
+    check_built_model(net, cfg.constraints)
