@@ -25,8 +25,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     started = time.perf_counter()
     datamodule, model, trainer = assemble(cfg)
     loggers = trainer.loggers
+    hparams = flat_config(cfg)
     for logger in loggers:
-        logger.log_hyperparams(flat_config(cfg))
+        logger.log_hyperparams(hparams)
 
     if cfg.train:
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
@@ -46,9 +47,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         final = {k: v for k, v in metrics.items() if k.startswith(("val/", "test/", "time/"))}
         for logger in loggers:
             if isinstance(logger, TensorBoardLogger):  # the hparams tab, with the final metrics
-                logger.log_hyperparams(
-                    flat_config(cfg), metrics={f"final/{k}": v for k, v in final.items()}
-                )
+                logger.log_hyperparams(hparams, {f"final/{k}": v for k, v in final.items()})
+                # Lightning closed its writer after testing; this reopened it, so flush and
+                # close again or the last events may never reach the disk.
+                logger.finalize("success")
         write_metrics(cfg.paths.output_dir, metrics)
         if "test/acc" in metrics:
             print(
