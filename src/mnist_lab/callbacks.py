@@ -13,10 +13,16 @@ import torch
 from lightning.pytorch.callbacks import ModelSummary as ModelSummaryCallback
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.model_summary import ModelSummary
+from matplotlib.figure import Figure
 
 from mnist_lab import LabError
-from mnist_lab.plots import confusion_matrix_figure
-from mnist_lab.probes import dead_relu_units
+from mnist_lab.plots import (
+    confusion_matrix_figure,
+    embedding_comparison_figure,
+    image_grid,
+    reconstruction_figure,
+)
+from mnist_lab.probes import dead_relu_units, knn_accuracy
 
 
 def _tensorboard(trainer: L.Trainer) -> TensorBoardLogger | None:
@@ -57,7 +63,9 @@ class ConfusionMatrixFigure(L.Callback):
         self.path: Path | None = None
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero or trainer.sanity_checking:
+        # Only classifiers keep a confusion matrix; autoencoders and GANs have none to draw.
+        has_matrix = hasattr(pl_module, "test_confusion")
+        if not trainer.is_global_zero or trainer.sanity_checking or not has_matrix:
             return
         matrix = pl_module.test_confusion.compute().cpu().numpy()
         datamodule = trainer.datamodule
@@ -174,3 +182,130 @@ class LastBatchLosses(L.Callback):
         if self.output_dir:
             path = Path(self.output_dir) / "last_batch_losses.json"
             path.write_text(json.dumps(values) + "\n")
+
+
+def _save(fig: Figure, output_dir: str | None, filename: str) -> Path | None:
+    """Save a figure as `<output_dir>/<filename>` (nothing when there is no output dir)."""
+    if not output_dir:
+        return None
+    path = Path(output_dir) / filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+class Reconstructions(L.Callback):
+    """Shows what an autoencoder makes of images it did not train on.
+
+    Every validation epoch: a grid of `grid_size` validation images above their reconstructions
+    goes to TensorBoard (`val/reconstructions`). After testing: seed 004's figure, `pairs` test
+    images above their reconstructions, labelled, saved as `reconstructions.png`.
+    """
+
+    def __init__(
+        self, output_dir: str | None = None, grid_size: int = 32, pairs: int = 2, columns: int = 16
+    ) -> None:
+        self.output_dir = output_dir
+        self.grid_size = grid_size
+        self.pairs = pairs
+        self.columns = columns
+        self.path: Path | None = None
+
+    @torch.no_grad()
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        tensorboard = _tensorboard(trainer)
+        if trainer.sanity_checking or tensorboard is None or not trainer.is_global_zero:
+            return
+        images = trainer.datamodule.on_device("val")[0][: self.grid_size]
+        rebuilt = pl_module(images)
+        # Rows alternate: a row of originals, then the same images rebuilt.
+        rows = [
+            part[start : start + self.columns]
+            for start in range(0, len(images), self.columns)
+            for part in (images, rebuilt)
+        ]
+        grid = image_grid(torch.cat(rows).clamp(0, 1).cpu().numpy(), self.columns)
+        tensorboard.experiment.add_image(
+            "val/reconstructions", grid[None], trainer.current_epoch, dataformats="CHW"
+        )
+
+    @torch.no_grad()
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        datamodule = trainer.datamodule
+        images, labels = datamodule.on_device("test")
+        images, labels = images[: self.pairs], labels[: self.pairs].tolist()
+        rebuilt = pl_module(images)
+        errors = ((rebuilt - images) ** 2).flatten(1).mean(1).tolist()
+        fig = reconstruction_figure(
+            images.cpu().numpy(),
+            rebuilt.cpu().numpy(),
+            [f"test #{i}: {datamodule.spec.classes[label]}" for i, label in enumerate(labels)],
+            [f"MSE {error:.4f}" for error in errors],
+            title=f"{datamodule.spec.name}: test images (top) and reconstructions (bottom)",
+        )
+        self.path = _save(fig, self.output_dir, "reconstructions.png")
+        if (tensorboard := _tensorboard(trainer)) is not None:
+            tensorboard.experiment.add_figure("test/reconstructions", fig, trainer.global_step)
+
+
+class CodeEmbedding(L.Callback):
+    """After testing, compares an autoencoder's 2-D codes with PCA's 2-D projection (seed 002).
+
+    Both embed the same `num_points` random test images; PCA is fit on the training images,
+    as the autoencoder was. Each is scored by `knn_accuracy` (logged as `test/knn_acc_ae` and
+    `test/knn_acc_pca`), the scatter plots are saved as `code_vs_pca.png`, and the codes go to
+    TensorBoard's projector with label metadata and the digits as sprites.
+    """
+
+    def __init__(self, output_dir: str | None = None, num_points: int = 5000, seed: int = 0):
+        self.output_dir = output_dir
+        self.num_points = num_points
+        self.seed = seed
+        self.path: Path | None = None
+
+    @torch.no_grad()
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from sklearn.decomposition import PCA
+
+        if not trainer.is_global_zero:
+            return
+        datamodule = trainer.datamodule
+        images, labels = datamodule.on_device("test")
+        generator = torch.Generator().manual_seed(self.seed)
+        chosen = torch.randperm(len(labels), generator=generator)[: self.num_points]
+        images, labels = images[chosen.to(images.device)], labels[chosen.to(labels.device)]
+        codes = pl_module.encode(images).cpu().numpy()
+        if codes.shape[1] != 2:
+            raise LabError(
+                f"CodeEmbedding compares 2-D codes with PCA; this model's code has "
+                f"{codes.shape[1]} dimensions (set model.net.code_size=2)"
+            )
+        train_images = datamodule.on_device("train")[0].flatten(1).cpu().numpy()
+        pca = PCA(n_components=2, random_state=self.seed).fit(train_images)
+        projected = pca.transform(images.flatten(1).cpu().numpy())
+        label_array = labels.cpu().numpy()
+        embeddings = {"autoencoder 2-D code": codes, "PCA, 2 components": projected}
+        scores = {name: knn_accuracy(points, label_array) for name, points in embeddings.items()}
+        ae_score, pca_score = scores.values()
+        pl_module.log("test/knn_acc_ae", ae_score)
+        pl_module.log("test/knn_acc_pca", pca_score)
+        fig = embedding_comparison_figure(
+            embeddings,
+            label_array,
+            list(datamodule.spec.classes),
+            scores,
+            score_name="10-NN accuracy on held-out half",
+        )
+        self.path = _save(fig, self.output_dir, "code_vs_pca.png")
+        if (tensorboard := _tensorboard(trainer)) is not None:
+            tensorboard.experiment.add_figure("test/code_vs_pca", fig, trainer.global_step)
+            names = [datamodule.spec.classes[label] for label in label_array]
+            tensorboard.experiment.add_embedding(
+                torch.from_numpy(codes),
+                metadata=names,
+                label_img=images.cpu(),
+                global_step=trainer.global_step,
+                tag="autoencoder_code",
+            )
