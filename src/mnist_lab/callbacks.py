@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import time
@@ -14,15 +15,17 @@ from lightning.pytorch.callbacks import ModelSummary as ModelSummaryCallback
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.model_summary import ModelSummary
 from matplotlib.figure import Figure
+from torch import nn
 
 from mnist_lab import LabError
+from mnist_lab.nets.cnn import CNN
 from mnist_lab.plots import (
     confusion_matrix_figure,
     embedding_comparison_figure,
     image_grid,
     reconstruction_figure,
 )
-from mnist_lab.probes import dead_relu_units, knn_accuracy
+from mnist_lab.probes import class_histogram, dead_relu_units, knn_accuracy
 
 
 def _tensorboard(trainer: L.Trainer) -> TensorBoardLogger | None:
@@ -309,3 +312,127 @@ class CodeEmbedding(L.Callback):
                 global_step=trainer.global_step,
                 tag="autoencoder_code",
             )
+
+
+class GeneratedSamples(L.Callback):
+    """After every training epoch, a GAN's samples from its fixed latent batch.
+
+    Saved as `samples_epoch_001.png`, `samples_epoch_002.png`, ... in the run dir, so the files
+    show one generator improving, and sent to TensorBoard as `samples` with the epoch as step.
+    """
+
+    def __init__(self, output_dir: str | None = None, columns: int = 8) -> None:
+        self.output_dir = output_dir
+        self.columns = columns
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        images = pl_module.sample(0, pl_module.fixed_latent).cpu().numpy()
+        grid = image_grid(images, self.columns)
+        epoch = trainer.current_epoch + 1
+        fig = Figure(figsize=(6, 6.4), layout="constrained")
+        ax = fig.add_subplot()
+        ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
+        ax.set_axis_off()
+        ax.set_title(f"GAN samples from a fixed latent batch, after epoch {epoch}")
+        _save(fig, self.output_dir, f"samples_epoch_{epoch:03d}.png")
+        if (tensorboard := _tensorboard(trainer)) is not None:
+            tensorboard.experiment.add_image("samples", grid[None], epoch, dataformats="CHW")
+
+
+def train_judge(
+    images: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int = 1, seed: int = 0
+) -> nn.Module:
+    """A small CNN classifier trained in a plain loop (a nested Trainer would log into the run)."""
+    torch.manual_seed(seed)
+    judge = CNN(
+        input_shape=tuple(images.shape[1:]),
+        num_classes=num_classes,
+        channels=(16, 32),
+        dropout_p=0.0,
+        hidden_dims=(64,),
+        head_dropout_p=0.0,
+    ).to(images.device)
+    optimizer = torch.optim.Adam(judge.parameters(), lr=1e-3)
+    judge.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(labels), device=labels.device)
+        for start in range(0, len(labels), 128):
+            batch = order[start : start + 128]
+            loss = torch.nn.functional.cross_entropy(judge(images[batch]), labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return judge.eval()
+
+
+class ModeCollapse(L.Callback):
+    """Measures mode collapse: a classifier labels `num_samples` generated images each epoch.
+
+    Logs the entropy of the predicted-class histogram (`samples/class_entropy`, in bits; 3.32
+    for ten equally frequent classes) and the classes present (`samples/classes_present`), and
+    the same as `test/...` after testing. The classifier is trained on the run's training split
+    the first time and cached in `cache_dir` under the dataset's name and data dir, or loaded
+    from `classifier_path` (a file this callback saved before).
+    """
+
+    def __init__(
+        self,
+        cache_dir: str | None = None,
+        classifier_path: str | None = None,
+        num_samples: int = 1000,
+        train_epochs: int = 1,
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.classifier_path = classifier_path
+        self.num_samples = num_samples
+        self.train_epochs = train_epochs
+        self.judge: nn.Module | None = None
+        self.num_classes = 10
+
+    def load_judge(self, datamodule: L.LightningDataModule) -> nn.Module:
+        """The cached classifier for this dataset, trained and saved first when there is none."""
+        images, labels = datamodule.on_device("train")
+        self.num_classes = datamodule.num_classes
+        path = Path(self.classifier_path) if self.classifier_path else None
+        if path is None and self.cache_dir:
+            # Keyed by data dir and training-set size: a classifier trained on the tests'
+            # generated MNIST, or on a subset, must not judge the full real one.
+            data_dir = str(Path(datamodule.hparams.data_dir).resolve())
+            key = hashlib.sha1(f"{data_dir}:{len(labels)}".encode()).hexdigest()[:10]
+            path = Path(self.cache_dir) / f"judge_{datamodule.spec.name}_{key}.pt"
+        if path is not None and path.is_file():
+            judge = train_judge(images[:0], labels[:0], self.num_classes, epochs=0)
+            judge.load_state_dict(torch.load(path, map_location=images.device))
+            self.judge = judge.eval()
+            return self.judge
+        self.judge = train_judge(images, labels, self.num_classes, self.train_epochs)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(self.judge.state_dict(), path)
+        return self.judge
+
+    @torch.no_grad()
+    def measure(self, images: torch.Tensor) -> tuple[float, int]:
+        """(entropy in bits, classes present) of the judge's labels for `images` in [0, 1]."""
+        predictions = torch.cat(
+            [self.judge(chunk).argmax(1) for chunk in images.split(1000)]  # type: ignore[misc]
+        )
+        return class_histogram(predictions, self.num_classes)
+
+    def _log(self, pl_module: L.LightningModule, prefix: str) -> None:
+        entropy, present = self.measure(pl_module.sample(self.num_samples))
+        pl_module.log(f"{prefix}/class_entropy", entropy)
+        pl_module.log(f"{prefix}/classes_present", float(present))
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.load_judge(trainer.datamodule)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._log(pl_module, "samples")
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.judge is None:
+            self.load_judge(trainer.datamodule)
+        self._log(pl_module, "test")
