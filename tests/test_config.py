@@ -96,7 +96,8 @@ def test_bad_values_are_refused_with_key_value_and_accepted(
     [
         (
             "model=resnet",
-            "model='resnet' is not a config in conf/model/; choose one of cnn, linear, mlp",
+            "model='resnet' is not a config in conf/model/; choose one of autoencoder, cnn, gan, "
+            "linear, mlp",
         ),
         (
             "data=cifar10",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import time
@@ -13,10 +14,18 @@ import torch
 from lightning.pytorch.callbacks import ModelSummary as ModelSummaryCallback
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.model_summary import ModelSummary
+from matplotlib.figure import Figure
+from torch import nn
 
 from mnist_lab import LabError
-from mnist_lab.plots import confusion_matrix_figure
-from mnist_lab.probes import dead_relu_units
+from mnist_lab.nets.cnn import CNN
+from mnist_lab.plots import (
+    confusion_matrix_figure,
+    embedding_comparison_figure,
+    image_grid,
+    reconstruction_figure,
+)
+from mnist_lab.probes import class_histogram, dead_relu_units, knn_accuracy
 
 
 def _tensorboard(trainer: L.Trainer) -> TensorBoardLogger | None:
@@ -57,7 +66,9 @@ class ConfusionMatrixFigure(L.Callback):
         self.path: Path | None = None
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero or trainer.sanity_checking:
+        # Only classifiers keep a confusion matrix; autoencoders and GANs have none to draw.
+        has_matrix = hasattr(pl_module, "test_confusion")
+        if not trainer.is_global_zero or trainer.sanity_checking or not has_matrix:
             return
         matrix = pl_module.test_confusion.compute().cpu().numpy()
         datamodule = trainer.datamodule
@@ -174,3 +185,254 @@ class LastBatchLosses(L.Callback):
         if self.output_dir:
             path = Path(self.output_dir) / "last_batch_losses.json"
             path.write_text(json.dumps(values) + "\n")
+
+
+def _save(fig: Figure, output_dir: str | None, filename: str) -> Path | None:
+    """Save a figure as `<output_dir>/<filename>` (nothing when there is no output dir)."""
+    if not output_dir:
+        return None
+    path = Path(output_dir) / filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+class Reconstructions(L.Callback):
+    """Shows what an autoencoder makes of images it did not train on.
+
+    Every validation epoch: a grid of `grid_size` validation images above their reconstructions
+    goes to TensorBoard (`val/reconstructions`). After testing: seed 004's figure, `pairs` test
+    images above their reconstructions, labelled, saved as `reconstructions.png`.
+    """
+
+    def __init__(
+        self, output_dir: str | None = None, grid_size: int = 32, pairs: int = 2, columns: int = 16
+    ) -> None:
+        self.output_dir = output_dir
+        self.grid_size = grid_size
+        self.pairs = pairs
+        self.columns = columns
+        self.path: Path | None = None
+
+    @torch.no_grad()
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        tensorboard = _tensorboard(trainer)
+        if trainer.sanity_checking or tensorboard is None or not trainer.is_global_zero:
+            return
+        images = trainer.datamodule.on_device("val")[0][: self.grid_size]
+        rebuilt = pl_module(images)
+        # Rows alternate: a row of originals, then the same images rebuilt.
+        rows = [
+            part[start : start + self.columns]
+            for start in range(0, len(images), self.columns)
+            for part in (images, rebuilt)
+        ]
+        grid = image_grid(torch.cat(rows).clamp(0, 1).cpu().numpy(), self.columns)
+        tensorboard.experiment.add_image(
+            "val/reconstructions", grid[None], trainer.current_epoch, dataformats="CHW"
+        )
+
+    @torch.no_grad()
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        datamodule = trainer.datamodule
+        images, labels = datamodule.on_device("test")
+        images, labels = images[: self.pairs], labels[: self.pairs].tolist()
+        rebuilt = pl_module(images)
+        errors = ((rebuilt - images) ** 2).flatten(1).mean(1).tolist()
+        fig = reconstruction_figure(
+            images.cpu().numpy(),
+            rebuilt.cpu().numpy(),
+            [f"test #{i}: {datamodule.spec.classes[label]}" for i, label in enumerate(labels)],
+            [f"MSE {error:.4f}" for error in errors],
+            title=f"{datamodule.spec.name}: test images (top) and reconstructions (bottom)",
+        )
+        self.path = _save(fig, self.output_dir, "reconstructions.png")
+        if (tensorboard := _tensorboard(trainer)) is not None:
+            tensorboard.experiment.add_figure("test/reconstructions", fig, trainer.global_step)
+
+
+class CodeEmbedding(L.Callback):
+    """After testing, compares an autoencoder's 2-D codes with PCA's 2-D projection (seed 002).
+
+    Both embed the same `num_points` random test images; PCA is fit on the training images,
+    as the autoencoder was. Each is scored by `knn_accuracy` (logged as `test/knn_acc_ae` and
+    `test/knn_acc_pca`), the scatter plots are saved as `code_vs_pca.png`, and the codes go to
+    TensorBoard's projector with label metadata and the digits as sprites.
+    """
+
+    def __init__(self, output_dir: str | None = None, num_points: int = 5000, seed: int = 0):
+        self.output_dir = output_dir
+        self.num_points = num_points
+        self.seed = seed
+        self.path: Path | None = None
+
+    @torch.no_grad()
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from sklearn.decomposition import PCA
+
+        if not trainer.is_global_zero:
+            return
+        datamodule = trainer.datamodule
+        images, labels = datamodule.on_device("test")
+        generator = torch.Generator().manual_seed(self.seed)
+        chosen = torch.randperm(len(labels), generator=generator)[: self.num_points]
+        images, labels = images[chosen.to(images.device)], labels[chosen.to(labels.device)]
+        codes = pl_module.encode(images).cpu().numpy()
+        if codes.shape[1] != 2:
+            raise LabError(
+                f"CodeEmbedding compares 2-D codes with PCA; this model's code has "
+                f"{codes.shape[1]} dimensions (set model.net.code_size=2)"
+            )
+        train_images = datamodule.on_device("train")[0].flatten(1).cpu().numpy()
+        pca = PCA(n_components=2, random_state=self.seed).fit(train_images)
+        projected = pca.transform(images.flatten(1).cpu().numpy())
+        label_array = labels.cpu().numpy()
+        embeddings = {"autoencoder 2-D code": codes, "PCA, 2 components": projected}
+        scores = {name: knn_accuracy(points, label_array) for name, points in embeddings.items()}
+        ae_score, pca_score = scores.values()
+        pl_module.log("test/knn_acc_ae", ae_score)
+        pl_module.log("test/knn_acc_pca", pca_score)
+        fig = embedding_comparison_figure(
+            embeddings,
+            label_array,
+            list(datamodule.spec.classes),
+            scores,
+            score_name="10-NN accuracy on held-out half",
+        )
+        self.path = _save(fig, self.output_dir, "code_vs_pca.png")
+        if (tensorboard := _tensorboard(trainer)) is not None:
+            tensorboard.experiment.add_figure("test/code_vs_pca", fig, trainer.global_step)
+            names = [datamodule.spec.classes[label] for label in label_array]
+            tensorboard.experiment.add_embedding(
+                torch.from_numpy(codes),
+                metadata=names,
+                label_img=images.cpu(),
+                global_step=trainer.global_step,
+                tag="autoencoder_code",
+            )
+
+
+class GeneratedSamples(L.Callback):
+    """After every training epoch, a GAN's samples from its fixed latent batch.
+
+    Saved as `samples_epoch_001.png`, `samples_epoch_002.png`, ... in the run dir, so the files
+    show one generator improving, and sent to TensorBoard as `samples` with the epoch as step.
+    """
+
+    def __init__(self, output_dir: str | None = None, columns: int = 8) -> None:
+        self.output_dir = output_dir
+        self.columns = columns
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        images = pl_module.sample(0, pl_module.fixed_latent).cpu().numpy()
+        grid = image_grid(images, self.columns)
+        epoch = trainer.current_epoch + 1
+        fig = Figure(figsize=(6, 6.4), layout="constrained")
+        ax = fig.add_subplot()
+        ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
+        ax.set_axis_off()
+        ax.set_title(f"GAN samples from a fixed latent batch, after epoch {epoch}")
+        _save(fig, self.output_dir, f"samples_epoch_{epoch:03d}.png")
+        if (tensorboard := _tensorboard(trainer)) is not None:
+            tensorboard.experiment.add_image("samples", grid[None], epoch, dataformats="CHW")
+
+
+def train_judge(
+    images: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int = 1, seed: int = 0
+) -> nn.Module:
+    """A small CNN classifier trained in a plain loop (a nested Trainer would log into the run)."""
+    torch.manual_seed(seed)
+    judge = CNN(
+        input_shape=tuple(images.shape[1:]),
+        num_classes=num_classes,
+        channels=(16, 32),
+        dropout_p=0.0,
+        hidden_dims=(64,),
+        head_dropout_p=0.0,
+    ).to(images.device)
+    optimizer = torch.optim.Adam(judge.parameters(), lr=1e-3)
+    judge.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(labels), device=labels.device)
+        for start in range(0, len(labels), 128):
+            batch = order[start : start + 128]
+            loss = torch.nn.functional.cross_entropy(judge(images[batch]), labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return judge.eval()
+
+
+class ModeCollapse(L.Callback):
+    """Measures mode collapse: a classifier labels `num_samples` generated images each epoch.
+
+    Logs the entropy of the predicted-class histogram (`samples/class_entropy`, in bits; 3.32
+    for ten equally frequent classes) and the classes present (`samples/classes_present`), and
+    the same as `test/...` after testing. The classifier is trained on the run's training split
+    the first time and cached in `cache_dir` under the dataset's name and data dir, or loaded
+    from `classifier_path` (a file this callback saved before).
+    """
+
+    def __init__(
+        self,
+        cache_dir: str | None = None,
+        classifier_path: str | None = None,
+        num_samples: int = 1000,
+        train_epochs: int = 1,
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.classifier_path = classifier_path
+        self.num_samples = num_samples
+        self.train_epochs = train_epochs
+        self.judge: nn.Module | None = None
+        self.num_classes = 10
+
+    def load_judge(self, datamodule: L.LightningDataModule) -> nn.Module:
+        """The cached classifier for this dataset, trained and saved first when there is none."""
+        images, labels = datamodule.on_device("train")
+        self.num_classes = datamodule.num_classes
+        path = Path(self.classifier_path) if self.classifier_path else None
+        if path is None and self.cache_dir:
+            # Keyed by data dir and training-set size: a classifier trained on the tests'
+            # generated MNIST, or on a subset, must not judge the full real one.
+            data_dir = str(Path(datamodule.hparams.data_dir).resolve())
+            key = hashlib.sha1(f"{data_dir}:{len(labels)}".encode()).hexdigest()[:10]
+            path = Path(self.cache_dir) / f"judge_{datamodule.spec.name}_{key}.pt"
+        if path is not None and path.is_file():
+            judge = train_judge(images[:0], labels[:0], self.num_classes, epochs=0)
+            judge.load_state_dict(torch.load(path, map_location=images.device))
+            self.judge = judge.eval()
+            return self.judge
+        self.judge = train_judge(images, labels, self.num_classes, self.train_epochs)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(self.judge.state_dict(), path)
+        return self.judge
+
+    @torch.no_grad()
+    def measure(self, images: torch.Tensor) -> tuple[float, int]:
+        """(entropy in bits, classes present) of the judge's labels for `images` in [0, 1]."""
+        predictions = torch.cat(
+            [self.judge(chunk).argmax(1) for chunk in images.split(1000)]  # type: ignore[misc]
+        )
+        return class_histogram(predictions, self.num_classes)
+
+    def _log(self, pl_module: L.LightningModule, prefix: str) -> None:
+        entropy, present = self.measure(pl_module.sample(self.num_samples))
+        pl_module.log(f"{prefix}/class_entropy", entropy)
+        pl_module.log(f"{prefix}/classes_present", float(present))
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.load_judge(trainer.datamodule)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._log(pl_module, "samples")
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.judge is None:
+            self.load_judge(trainer.datamodule)
+        self._log(pl_module, "test")

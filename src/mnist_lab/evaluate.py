@@ -66,18 +66,21 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer.test(model, datamodule=datamodule)
     metrics = scalar_metrics(trainer.callback_metrics)
     write_metrics(cfg.paths.output_dir, metrics)
-    print(
-        f"checkpoint {checkpoint}\n"
-        f"test loss {metrics['test/loss']:.4f}, test accuracy {metrics['test/acc']:.4f} on "
-        f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} test images\n"
-        f"confusion matrix {confusion.path}"
-    )
+    if "test/acc" in metrics:
+        summary = f"test loss {metrics['test/loss']:.4f}, test accuracy {metrics['test/acc']:.4f}"
+    else:  # autoencoders and GANs report other test metrics
+        tested = sorted((k, v) for k, v in metrics.items() if k.startswith("test/"))
+        summary = ", ".join(f"{name} {value:.4f}" for name, value in tested)
+    print(f"checkpoint {checkpoint}")
+    print(f"{summary} on {len(datamodule.splits['test'][1])} {datamodule.spec.name} test images")
+    if confusion.path is not None:
+        print(f"confusion matrix {confusion.path}")
     return metrics
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="evaluate")
-def main(cfg: DictConfig) -> float:
-    return run_task(evaluate, cfg)["test/acc"]
+def main(cfg: DictConfig) -> None:
+    run_task(evaluate, cfg)
 
 
 if __name__ == "__main__":

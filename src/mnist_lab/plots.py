@@ -308,3 +308,97 @@ def dead_units_figure(
         ax.set_ylabel("fraction of units dead")
     _add_legend(fig, title)
     return fig
+
+
+def image_grid(images: np.ndarray, columns: int, gap: int = 2) -> np.ndarray:
+    """Images [n, h, w] (or [n, 1, h, w]) tiled into one [H, W] array, `gap` pixels apart."""
+    images = np.asarray(images)
+    if images.ndim == 4:
+        images = images[:, 0]
+    n, height, width = images.shape
+    rows = -(-n // columns)
+    grid = np.ones(
+        (rows * (height + gap) - gap, columns * (width + gap) - gap), dtype=images.dtype
+    ) * images.max(initial=1)
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        top, left = row * (height + gap), column * (width + gap)
+        grid[top : top + height, left : left + width] = image
+    return grid
+
+
+def reconstruction_figure(
+    originals: np.ndarray,
+    reconstructions: np.ndarray,
+    original_captions: Sequence[str],
+    reconstruction_captions: Sequence[str],
+    title: str = "Autoencoder reconstructions",
+) -> Figure:
+    """Each original image (top row) above its reconstruction (bottom row), in [0, 1]."""
+    n = len(originals)
+    fig = Figure(figsize=(2.4 * n + 0.4, 5.4), layout="constrained")
+    axes = fig.subplots(2, n, squeeze=False)
+    for column in range(n):
+        rows = (
+            (originals, "original", original_captions),
+            (reconstructions, "reconstruction", reconstruction_captions),
+        )
+        for row, (images, kind, captions) in enumerate(rows):
+            ax = axes[row, column]
+            ax.imshow(np.asarray(images[column]).squeeze(), cmap="gray", vmin=0, vmax=1)
+            ax.set_title(f"{kind}\n{captions[column]}", fontsize=10)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(title)
+    return fig
+
+
+def embedding_comparison_figure(
+    embeddings: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    scores: Mapping[str, float],
+    score_name: str = "kNN accuracy",
+) -> Figure:
+    """One scatter panel per 2-D embedding of the same points, coloured by label, scored."""
+    fig = Figure(figsize=(6.2 * len(embeddings) + 1.6, 6.4), layout="constrained")
+    axes = fig.subplots(1, len(embeddings), squeeze=False)[0]
+    colors = matplotlib.colormaps["tab10"]
+    for ax, (name, points) in zip(axes, embeddings.items(), strict=True):
+        points = np.asarray(points)
+        for label, class_name in enumerate(class_names):
+            chosen = labels == label
+            ax.scatter(
+                points[chosen, 0],
+                points[chosen, 1],
+                s=3,
+                alpha=0.6,
+                color=colors(label % 10),
+                label=class_name,
+                rasterized=True,
+            )
+        ax.set_title(f"{name}\n{score_name} {scores[name]:.3f}")
+        ax.set_xlabel("dimension 1")
+        ax.set_ylabel("dimension 2")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside right center", markerscale=5, title="label")
+    fig.suptitle(f"2-D embeddings of {len(labels)} test images")
+    return fig
+
+
+def metric_curves_figure(
+    curves: Mapping[str, Sequence[float]], title: str, ylabel: str = "loss"
+) -> Figure:
+    """Several per-epoch series of one run on one axis (e.g. generator and discriminator loss)."""
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    for name, values in curves.items():
+        epochs = np.arange(1, len(values) + 1)
+        ax.plot(epochs, values, marker="o", markersize=3, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title)
+    return fig

@@ -1,7 +1,8 @@
-"""Measurements taken on a network with a fixed batch of inputs (no training involved)."""
+"""Measurements taken on a network or its outputs with fixed inputs (no training involved)."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -45,3 +46,37 @@ def dead_relu_units(net: nn.Module, inputs: torch.Tensor) -> dict[str, float]:
         every = torch.cat(list(alive.values()))
         fractions["all"] = 1.0 - every.float().mean().item()
     return fractions
+
+
+def knn_accuracy(
+    points: np.ndarray, labels: np.ndarray, k: int = 10, held_out: float = 0.5, seed: int = 0
+) -> float:
+    """How well an embedding separates classes: a kNN classifier's accuracy on held-out points.
+
+    The kNN is fit on a random `1 - held_out` of the points and scored on the rest, so a point
+    never votes for itself.
+    """
+    from sklearn.model_selection import train_test_split
+    from sklearn.neighbors import KNeighborsClassifier
+
+    fit_points, test_points, fit_labels, test_labels = train_test_split(
+        np.asarray(points), np.asarray(labels), test_size=held_out, random_state=seed
+    )
+    knn = KNeighborsClassifier(n_neighbors=k).fit(fit_points, fit_labels)
+    return float(knn.score(test_points, test_labels))
+
+
+def class_histogram(
+    predictions: torch.Tensor, num_classes: int, min_fraction: float = 0.01
+) -> tuple[float, int]:
+    """(entropy in bits, classes present) of predicted labels: a mode-collapse measure.
+
+    log2(10) = 3.32 bits is a uniform spread over ten classes, 0 a single class. A class counts
+    as present with at least `min_fraction` of the predictions, so a few misread samples do not
+    make a collapsed generator look diverse.
+    """
+    counts = torch.bincount(predictions.flatten().cpu(), minlength=num_classes).double()
+    fractions = counts / counts.sum().clamp(min=1)
+    nonzero = fractions[fractions > 0]
+    entropy = float(-(nonzero * nonzero.log2()).sum())
+    return entropy, int((fractions >= min_fraction).sum())

@@ -52,9 +52,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 # close again or the last events may never reach the disk.
                 logger.finalize("success")
         write_metrics(cfg.paths.output_dir, metrics)
-        if "test/acc" in metrics:
+        main_metric = cfg.get("main_metric") or "test/acc"
+        if main_metric in metrics:
+            loss = metrics.get("test/loss")
+            with_loss = loss is not None and main_metric != "test/loss"
+            detail = f" (loss {loss:.4f})" if with_loss else ""
+            name = "test accuracy" if main_metric == "test/acc" else main_metric
             print(
-                f"test accuracy {metrics['test/acc']:.4f} (loss {metrics['test/loss']:.4f}) on "
+                f"{name} {metrics[main_metric]:.4f}{detail} on "
                 f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} test images; "
                 f"run dir {cfg.paths.output_dir}"
             )

@@ -14,15 +14,8 @@ from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from mnist_lab import LabError
-from mnist_lab.choices import OPTIMIZERS, SCHEDULERS
-
-OPTIMIZER_CLASSES: dict[str, type[torch.optim.Optimizer]] = {
-    "sgd": torch.optim.SGD,
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "rmsprop": torch.optim.RMSprop,
-}
-assert tuple(OPTIMIZER_CLASSES) == OPTIMIZERS
+from mnist_lab.choices import SCHEDULERS
+from mnist_lab.models.optimizers import make_optimizer
 
 PENALIZED_LAYERS = (nn.Linear, nn.Conv2d)
 
@@ -118,13 +111,7 @@ class Classifier(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         settings = dict(self.hparams.optimizer)
-        name = settings.pop("name")
-        if name not in OPTIMIZER_CLASSES:
-            raise LabError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
         weight_decay = settings.pop("weight_decay", 0.0)
-        momentum = settings.pop("momentum", None)
-        if momentum is not None and name in ("sgd", "rmsprop"):
-            settings["momentum"] = momentum
         decayed = {id(w) for w in penalized_weights(self.net)}
         # Named groups: the learning-rate monitor logs them as lr-<Optimizer>/<group>.
         groups = [
@@ -139,7 +126,7 @@ class Classifier(L.LightningModule):
                 "weight_decay": 0.0,
             },
         ]
-        optimizer = OPTIMIZER_CLASSES[name](groups, **settings)
+        optimizer = make_optimizer(groups, settings)
         scheduler = self.make_scheduler(optimizer)
         if scheduler is None:
             return {"optimizer": optimizer}

@@ -1,0 +1,66 @@
+"""The reconstruction recipe: mean squared error between an image and its reconstruction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from torchmetrics import MeanMetric
+
+from mnist_lab.models.optimizers import make_optimizer
+
+
+class Autoencoder(L.LightningModule):
+    """Trains any net with `encode`, `decode` and `forward` (image -> reconstruction) on MSE.
+
+    Labels are never used for training; they only colour the figures the callbacks draw.
+    """
+
+    def __init__(
+        self,
+        net: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        num_classes: int = 10,
+        input_shape: Sequence[int] = (1, 28, 28),
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = instantiate(net, input_shape=list(input_shape), num_classes=num_classes)
+        self.example_input_array = torch.zeros(1, *input_shape)  # for per-layer output shapes
+        self.train_loss = MeanMetric()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.encode(x)
+
+    def _loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x, _ = batch
+        return F.mse_loss(self(x), x)
+
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
+        loss = self._loss(batch)
+        # Accumulated in a metric and logged once per epoch: a self.log per step costs as much
+        # as the step itself on a CPU (see the classifier).
+        self.train_loss.update(loss.detach(), len(batch[0]))
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss_epoch", self.train_loss.compute(), prog_bar=True)
+        self.train_loss.reset()
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self.log("val/loss", self._loss(batch), prog_bar=True)
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self.log("test/loss", self._loss(batch))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return make_optimizer(self.parameters(), self.hparams.optimizer)

@@ -1,0 +1,81 @@
+"""GAN networks: a generator from a latent vector to an image and a discriminator to a logit.
+
+Each class holds the pair as `generator` and `discriminator`, so one config node builds both
+and the GAN recipe can swap dense for convolutional. Images are in [-1, 1] (tanh output).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from torch import nn
+
+
+def _leaky_stack(in_features: int, widths: Sequence[int]) -> tuple[list[nn.Module], int]:
+    """Linear -> LeakyReLU(0.2) per width: the slope GANs use so D's gradient never dies."""
+    layers: list[nn.Module] = []
+    for width in widths:
+        layers += [nn.Linear(in_features, width), nn.LeakyReLU(0.2)]
+        in_features = width
+    return layers, in_features
+
+
+class DenseGAN(nn.Module):
+    """Generator latent -> widths -> image (tanh); discriminator image -> widths -> 1 logit."""
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (1, 28, 28),
+        num_classes: int = 10,  # the lab passes it to every net; this GAN is unconditional
+        latent_dim: int = 64,
+        generator_dims: Sequence[int] = (256, 512),
+        discriminator_dims: Sequence[int] = (512, 256),
+    ) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        pixels = math.prod(input_shape)
+        hidden, width = _leaky_stack(latent_dim, generator_dims)
+        self.generator = nn.Sequential(
+            *hidden, nn.Linear(width, pixels), nn.Tanh(), nn.Unflatten(1, tuple(input_shape))
+        )
+        hidden, width = _leaky_stack(pixels, discriminator_dims)
+        self.discriminator = nn.Sequential(nn.Flatten(), *hidden, nn.Linear(width, 1))
+
+
+class ConvGAN(nn.Module):
+    """DCGAN-style: the generator upsamples 7x7 -> 14x14 -> 28x28 with transposed convolutions
+    (BatchNorm, ReLU); the discriminator halves the size twice with strided convolutions
+    (LeakyReLU). For 28x28 images.
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (1, 28, 28),
+        num_classes: int = 10,
+        latent_dim: int = 64,
+        channels: int = 64,
+    ) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        image_channels = input_shape[0]
+        wide = 2 * channels
+        self.generator = nn.Sequential(
+            nn.Linear(latent_dim, wide * 7 * 7, bias=False),
+            nn.BatchNorm1d(wide * 7 * 7),
+            nn.ReLU(),
+            nn.Unflatten(1, (wide, 7, 7)),
+            nn.ConvTranspose2d(wide, channels, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+            nn.ConvTranspose2d(channels, image_channels, 4, stride=2, padding=1),
+            nn.Tanh(),
+        )
+        self.discriminator = nn.Sequential(
+            nn.Conv2d(image_channels, channels, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(channels, wide, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(wide * 7 * 7, 1),
+        )

@@ -1,0 +1,66 @@
+"""The GAN: shapes, both optimizers stepping, a fast run, and the mode-collapse measure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from mnist_lab.callbacks import ModeCollapse
+from mnist_lab.models.gan import GAN
+from mnist_lab.nets.gan import ConvGAN, DenseGAN
+from mnist_lab.train import train
+
+
+@pytest.mark.parametrize("net_class", [DenseGAN, ConvGAN])
+def test_generator_and_discriminator_shapes(net_class) -> None:
+    net = net_class(latent_dim=16)
+    images = net.generator(torch.randn(4, 16))
+    assert images.shape == (4, 1, 28, 28)
+    assert images.min() >= -1 and images.max() <= 1  # tanh
+    assert net.discriminator(images).shape == (4, 1)
+
+
+def test_one_training_step_moves_both_generator_and_discriminator(train_config) -> None:
+    cfg = train_config("model=gan", "logger=none", "debug=fast_dev_run", "~callbacks")
+    model: GAN = instantiate(cfg.model, _recursive_=False, _convert_="all")
+    before = {name: p.detach().clone() for name, p in model.net.named_parameters()}
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    trainer = instantiate(cfg.trainer, logger=False, callbacks=[], limit_train_batches=1)
+    trainer.fit(model, datamodule=datamodule)
+    changed = {name for name, p in model.net.named_parameters() if not torch.equal(p, before[name])}
+    assert any(name.startswith("generator.") for name in changed)
+    assert any(name.startswith("discriminator.") for name in changed)
+
+
+def test_fast_dev_run_of_the_gan(train_config, tmp_path: Path) -> None:
+    cfg = train_config("model=gan", "debug=fast_dev_run")
+    cfg.callbacks.mode_collapse.cache_dir = str(tmp_path / "classifiers")
+    metrics = train(cfg)
+    assert 0 <= metrics["test/class_entropy"] <= 3.33
+    assert 1 <= metrics["test/classes_present"] <= 10
+    assert {"train/g_loss", "train/d_loss", "samples/classes_present"} <= set(metrics)
+    assert (tmp_path / "run" / "samples_epoch_001.png").is_file()
+
+
+def test_mode_collapse_measure_sees_ten_classes_in_real_images_and_one_in_copies(
+    train_config, tmp_path: Path
+) -> None:
+    datamodule = instantiate(train_config("model=gan").data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    measure = ModeCollapse(cache_dir=str(tmp_path), train_epochs=5)
+    measure.load_judge(datamodule)
+    images, _ = datamodule.splits["test"]
+    entropy, present = measure.measure(images)
+    assert present == 10 and entropy > 3.0
+    entropy, present = measure.measure(images[:1].repeat(500, 1, 1, 1))
+    assert present == 1 and entropy == 0
+    assert list(tmp_path.glob("judge_mnist_*.pt"))  # cached: a second measure loads it
+    again = ModeCollapse(cache_dir=str(tmp_path))
+    again.load_judge(datamodule)
+    assert again.measure(images[:1].repeat(10, 1, 1, 1))[1] == 1
