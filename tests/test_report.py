@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mnist_lab.report import find_runs, legend_labels, load_run, main, summary_table, swept_keys
@@ -241,3 +242,30 @@ def test_python_m_report_runs_without_torch(sweep_dir: Path) -> None:
     imported = re.findall(r"^import time:.*\|\s*(\S+)$", result.stderr, flags=re.MULTILINE)
     assert "mnist_lab.plots" in imported  # the list is complete, not empty
     assert not [m for m in imported if m.split(".")[0] in ("torch", "lightning")]
+
+
+def test_gan_run_gets_loss_mode_collapse_and_sample_sequence_figures(tmp_path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from mnist_lab.report import gan_figures
+
+    run_dir = tmp_path / "gan"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "overrides.yaml").write_text("- model=gan\n")
+    (run_dir / ".hydra" / "config.yaml").write_text("seed: 42\n")
+    columns = ["epoch", "step", "train/g_loss", "train/d_loss", "samples/classes_present"]
+    rows = [[e, 10 * e, 1.0 + e, 0.5, 3 + e] for e in range(12)]
+    (run_dir / "csv").mkdir()
+    with (run_dir / "csv" / "metrics.csv").open("w", newline="") as file:
+        csv.writer(file).writerows([columns, *rows])
+    for epoch in range(1, 13):
+        fig = Figure(figsize=(1, 1))
+        fig.add_subplot().imshow(np.full((4, 4), epoch))
+        fig.savefig(run_dir / f"samples_epoch_{epoch:03d}.png")
+
+    figures = gan_figures(load_run(run_dir), most_grids=4)
+    assert set(figures) == {"gan_losses.png", "mode_collapse.png", "samples_over_training.png"}
+    titles = [ax.get_title() for ax in figures["samples_over_training.png"].axes if ax.get_title()]
+    assert titles == ["epoch 1", "epoch 5", "epoch 8", "epoch 12"]
+    (curve,) = figures["gan_losses.png"].axes[0].get_lines()[:1]
+    assert list(curve.get_ydata()) == [1.0 + e for e in range(12)]

@@ -402,3 +402,19 @@ def metric_curves_figure(
     ax.legend()
     ax.set_title(title)
     return fig
+
+
+def image_sequence_figure(
+    images: Sequence[np.ndarray], labels: Sequence[str], title: str, columns: int = 5
+) -> Figure:
+    """Several images (e.g. a GAN's sample grids over training) tiled in order, each labelled."""
+    rows = -(-len(images) // columns)
+    fig = Figure(figsize=(3.0 * columns, 3.2 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, label in zip(axes.flat, images, labels, strict=False):
+        ax.imshow(image, cmap="gray")
+        ax.set_title(label)
+    fig.suptitle(title)
+    return fig

@@ -24,11 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from matplotlib import image as plt_image
 from matplotlib.figure import Figure
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.plots import dead_units_figure, learning_curves_figure, metric_vs_value_figure
+from mnist_lab.plots import (
+    dead_units_figure,
+    image_sequence_figure,
+    learning_curves_figure,
+    metric_curves_figure,
+    metric_vs_value_figure,
+)
 
 DEFAULT_THRESHOLD = 0.97
 _ABSENT = object()
@@ -396,6 +403,47 @@ def accuracy_figure(runs: Sequence[Run], key: str, threshold: float) -> Figure:
     )
 
 
+GAN_LOSSES = {"train/g_loss": "generator", "train/d_loss": "discriminator"}
+MODE_COLLAPSE = {
+    "samples/classes_present": "digit classes present (of 10)",
+    "samples/class_entropy": "class entropy, bits (3.32 = all 10 equally often)",
+}
+
+
+def gan_figures(run: Run, most_grids: int = 10) -> dict[str, Figure]:
+    """For a GAN run: G and D losses, mode-collapse measures, and sample grids over training."""
+    figures: dict[str, Figure] = {}
+    losses = {label: run.curves[key] for key, label in GAN_LOSSES.items() if key in run.curves}
+    if losses:
+        figures["gan_losses.png"] = metric_curves_figure(
+            losses, "GAN losses (mean over each epoch)", ylabel="loss"
+        )
+    collapse = {label: run.curves[k] for k, label in MODE_COLLAPSE.items() if k in run.curves}
+    if collapse:
+        figures["mode_collapse.png"] = metric_curves_figure(
+            collapse,
+            "Mode-collapse check: generated digits as a classifier labels them",
+            ylabel="classes / bits",
+        )
+    grids = sorted(run.path.glob("samples_epoch_*.png"))
+    if grids:
+        # Evenly spaced epochs, always the first and the last.
+        picks = sorted(
+            {
+                round(i * (len(grids) - 1) / max(most_grids - 1, 1))
+                for i in range(min(most_grids, len(grids)))
+            }
+        )
+        chosen = [grids[i] for i in picks]
+        labels = [f"epoch {int(path.stem.rsplit('_', 1)[1])}" for path in chosen]
+        figures["samples_over_training.png"] = image_sequence_figure(
+            [plt_image.imread(path) for path in chosen],
+            labels,
+            "Samples from the same latent vectors as training goes on",
+        )
+    return figures
+
+
 def write_report(
     directory: str | Path, runs: Sequence[Run], threshold: float = DEFAULT_THRESHOLD
 ) -> tuple[Summary, list[Path]]:
@@ -410,6 +458,9 @@ def write_report(
         figures["learning_curves.png"] = learning_curves_figure(curves)
         if any(m.startswith("dead_units/") for run in runs for m in run.curves):
             figures["dead_units.png"] = dead_units_figure(curves)
+    for run in runs:
+        prefix = "" if len(runs) == 1 else f"{run.name}_"
+        figures.update({prefix + name: fig for name, fig in gan_figures(run).items()})
     if len(keys) == 1 and len({run.value(keys[0]) for run in runs}) > 1:
         file_name = re.sub(r"[^\w-]", "_", keys[0])  # dots and brackets make awkward names
         figures[f"accuracy_vs_{file_name}.png"] = accuracy_figure(runs, keys[0], threshold)
