@@ -1,5 +1,5 @@
 # mnist_lab: common commands. `make install` once, then `make train`.
-PYTHON ?= python
+PYTHON ?= python3
 DATA_DIR ?= $(if $(MNIST_LAB_DATA_DIR),$(MNIST_LAB_DATA_DIR),data)
 
 .PHONY: install train test test-fast lint format tensorboard benchmark clean
