@@ -32,6 +32,16 @@ def _tensorboard(trainer: L.Trainer) -> TensorBoardLogger | None:
     return next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
 
 
+def _save(fig: Figure, output_dir: str | None, filename: str) -> Path | None:
+    """Save a figure as `<output_dir>/<filename>` (nothing when there is no output dir)."""
+    if not output_dir:
+        return None
+    path = Path(output_dir) / filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
+
+
 class LayerSummary(ModelSummaryCallback):
     """Prints every layer's output shape and parameter count, and keeps the table with the run.
 
@@ -76,10 +86,7 @@ class ConfusionMatrixFigure(L.Callback):
         names = names or [str(i) for i in range(len(matrix))]
         dataset = datamodule.spec.name if datamodule is not None else "test set"
         fig = confusion_matrix_figure(matrix, names, title=f"{dataset} test confusion")
-        if self.output_dir:
-            self.path = Path(self.output_dir) / self.filename
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(self.path, dpi=120)
+        self.path = _save(fig, self.output_dir, self.filename)
         if (tensorboard := _tensorboard(trainer)) is not None:
             tensorboard.experiment.add_figure("test/confusion_matrix", fig, trainer.global_step)
 
@@ -185,16 +192,6 @@ class LastBatchLosses(L.Callback):
         if self.output_dir:
             path = Path(self.output_dir) / "last_batch_losses.json"
             path.write_text(json.dumps(values) + "\n")
-
-
-def _save(fig: Figure, output_dir: str | None, filename: str) -> Path | None:
-    """Save a figure as `<output_dir>/<filename>` (nothing when there is no output dir)."""
-    if not output_dir:
-        return None
-    path = Path(output_dir) / filename
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
 
 
 class Reconstructions(L.Callback):
