@@ -33,18 +33,19 @@ def check_group_choices(arguments: list[str], conf_dir: Path = CONF_DIR) -> None
         if key.startswith("hydra") or not group.is_dir() or "(" in value:
             continue
         options = sorted(p.stem for p in group.glob("*.yaml"))
+        where = f"conf/{group.relative_to(CONF_DIR)}" if group.is_relative_to(CONF_DIR) else group
         for choice in value.split(","):
             if choice not in options and choice != "null":
                 raise LabError(
-                    f"{key}={choice!r} is not a config in conf/{key}/; choose one of "
+                    f"{key}={choice!r} is not a config in {where}/; choose one of "
                     f"{', '.join(options)}"
                 )
 
 
-def entry_point(hydra_main: Callable[[], object]) -> None:
-    """Run a Hydra main function after `check_group_choices` on the command line."""
+def entry_point(hydra_main: Callable[[], object], conf_dir: Path = CONF_DIR) -> None:
+    """Run a Hydra main function after `check_group_choices` (groups under `conf_dir`)."""
     try:
-        check_group_choices(sys.argv[1:])
+        check_group_choices(sys.argv[1:], conf_dir)
     except LabError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -61,6 +61,10 @@ def positive_int_list(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and all(positive_int(v) for v in value)
 
 
+def boolean(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
 def one_of(choices: tuple[str, ...]) -> Callable[[Any], bool]:
     return lambda value: value in choices
 
@@ -102,6 +106,21 @@ RULES = (
     Rule("trainer.max_epochs", positive_int, "an integer >= 1"),
     Rule("trainer.accelerator", one_of(ACCELERATORS), _choices(ACCELERATORS)),
     Rule("seed", _is_int, "an integer"),
+    # the from-scratch NumPy classifiers (conf/scratch/)
+    Rule("epochs", positive_int, "an integer >= 1"),
+    Rule("optimizer.learning_rate", positive_number, "a number > 0"),
+    Rule("optimizer.weight_decay", non_negative_number, "a number >= 0"),
+    Rule("model.hidden_size", positive_int, "an integer >= 1"),
+    Rule("model.init_std", positive_number, "a number > 0"),
+    Rule("model.relu_scores", boolean, "true or false"),
+    # the toy regression problem (conf/scratch/toy.yaml)
+    Rule("toy.n_train", positive_int, "an integer >= 1"),
+    Rule("toy.n_test", positive_int, "an integer >= 1"),
+    Rule("toy.batch_size", positive_int, "an integer >= 1"),
+    Rule("toy.epochs", positive_int, "an integer >= 1"),
+    Rule("toy.learning_rate", positive_number, "a number > 0"),
+    Rule("toy.weight_decay", non_negative_number, "a number >= 0"),
+    Rule("toy.init_std", positive_number, "a number > 0"),
 )
 
 
