@@ -418,3 +418,33 @@ def image_sequence_figure(
         ax.set_title(label)
     fig.suptitle(title)
     return fig
+
+
+def loss_curves_by_panel_figure(
+    curves: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]],
+    baselines: Mapping[str, float],
+    title: str,
+) -> Figure:
+    """One panel per task, one colour per model, train solid and test dashed, log-scale loss.
+
+    `curves[task][model][split]` holds one value per epoch; `baselines[task]`, drawn grey, is
+    the loss of always predicting the mean (the targets' variance).
+    """
+    fig = Figure(figsize=(4.2 * len(curves), 4.2), layout="constrained")
+    axes = fig.subplots(1, len(curves), squeeze=False)[0]
+    for ax, (task, by_model) in zip(axes, curves.items(), strict=True):
+        colors = _series_colors(len(by_model))
+        for color, (model, by_split) in zip(colors, by_model.items(), strict=True):
+            for split, values in by_split.items():
+                epochs = np.arange(1, len(values) + 1)
+                style = "-" if split == "train" else "--"
+                ax.plot(epochs, values, style, color=color, label=f"{model} {split}")
+        if task in baselines:
+            ax.axhline(baselines[task], color="gray", lw=1, ls=":", label="predict the mean")
+        ax.set_yscale("log")
+        ax.set_title(task)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("squared error (log scale)")
+    _add_legend(fig, title)
+    return fig

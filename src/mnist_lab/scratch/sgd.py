@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from mnist_lab.scratch.data import batches
 from mnist_lab.scratch.functions import accuracy, cross_entropy
 from mnist_lab.scratch.models import Model
+
+
+class Parameterized(Protocol):
+    """Anything with named parameters, their gradients and the names of its biases."""
+
+    params: dict[str, np.ndarray]
+    gradients: dict[str, np.ndarray]
+    biases: tuple[str, ...]
 
 
 class SGD:
@@ -20,12 +29,12 @@ class SGD:
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
 
-    def penalty(self, model: Model) -> float:
+    def penalty(self, model: Parameterized) -> float:
         """The L2 term of J: weight_decay / 2 * sum of squared weights, biases left out."""
         squares = sum(float((p**2).sum()) for n, p in model.params.items() if n not in model.biases)
         return self.weight_decay / 2 * squares
 
-    def regularized_gradients(self, model: Model) -> dict[str, np.ndarray]:
+    def regularized_gradients(self, model: Parameterized) -> dict[str, np.ndarray]:
         """dJ/dtheta: the model's cross-entropy gradients plus weight_decay * w for weights."""
         return {
             name: gradient
@@ -34,8 +43,8 @@ class SGD:
             for name, gradient in model.gradients.items()
         }
 
-    def step(self, model: Model) -> None:
-        """One update from the gradients of the last `loss_and_gradients` call."""
+    def step(self, model: Parameterized) -> None:
+        """One update from the gradients the model computed last."""
         for name, gradient in self.regularized_gradients(model).items():
             model.params[name] -= self.learning_rate * gradient
 
