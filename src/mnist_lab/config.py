@@ -108,6 +108,7 @@ RULES = (
     Rule("seed", _is_int, "an integer"),
     # the from-scratch NumPy classifiers (conf/scratch/)
     Rule("epochs", positive_int, "an integer >= 1"),
+    Rule("threads", optional(positive_int), "null or an integer >= 1"),
     Rule("optimizer.learning_rate", positive_number, "a number > 0"),
     Rule("optimizer.weight_decay", non_negative_number, "a number >= 0"),
     Rule("model.hidden_size", positive_int, "an integer >= 1"),

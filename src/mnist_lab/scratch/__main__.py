@@ -21,6 +21,7 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
     """Fit the model `cfg` names, test its best-validation parameters; returns the metrics."""
     import numpy as np
     from hydra.utils import to_absolute_path
+    from threadpoolctl import threadpool_limits
 
     from mnist_lab.data.datasets import get_spec
     from mnist_lab.plots import learning_curves_figure
@@ -43,12 +44,13 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
         **options,
     )
     optimizer = SGD(cfg.optimizer.learning_rate, cfg.optimizer.weight_decay)
-    history = fit(
-        model, optimizer, train, val, cfg.epochs, cfg.data.batch_size, cfg.seed, cfg.progress
-    )
-    model.params = history.best_params
-    val_loss, val_acc = evaluate(model, *val)
-    test_loss, test_acc = evaluate(model, *test)
+    with threadpool_limits(limits=cfg.threads, user_api="blas"):
+        history = fit(
+            model, optimizer, train, val, cfg.epochs, cfg.data.batch_size, cfg.seed, cfg.progress
+        )
+        model.params = history.best_params
+        val_loss, val_acc = evaluate(model, *val)
+        test_loss, test_acc = evaluate(model, *test)
     metrics = {
         "val/loss": val_loss,
         "val/acc": val_acc,
