@@ -45,7 +45,7 @@ class SoftmaxRegression(Model):
     """scores = x W, no bias; with `relu_scores`, ReLU(x W) as seed 003 words it.
 
     The ReLU lets a class die: once its score is <= 0 on every sample it gets no gradient
-    and is never predicted again (on MNIST two of ten classes die within an epoch).
+    and is never predicted again (on MNIST two to five of the ten classes die; README, E20).
     """
 
     def __init__(
