@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
+from mnist_lab.cli import CONF_DIR
 from mnist_lab.config import ConfigError, check_config
-from mnist_lab.scratch import SCRATCH_CONF_DIR
 from mnist_lab.scratch.data import batches, load_flat, train_val_split
 from mnist_lab.scratch.functions import (
     accuracy,
@@ -247,7 +247,9 @@ def test_fit_learns_a_tiny_problem_and_keeps_the_best_epoch(tiny_data_dir: Path)
     x, y = load_flat("mnist", tiny_data_dir, "train")
     train, val = train_val_split(x, y)
     model = TwoLayerMLP(784, hidden_size=32, num_classes=10, init_std=0.01, seed=0)
-    history = fit(model, SGD(0.5, 1e-4), train, val, epochs=8, batch_size=32, seed=0, progress=0)
+    history = fit(
+        model, SGD(0.5, 1e-4), train, val, epochs=8, batch_size=32, seed=0, progress=False
+    )
     assert [len(v) for v in history.curves.values()] == [8] * 4
     assert history.curves["train/loss"][-1] < 0.5 * history.curves["train/loss"][0]
     best = max(history.curves["val/acc"])
@@ -339,7 +341,7 @@ def test_toy_training_reduces_the_loss_and_the_linear_model_fits_the_linear_targ
 
 
 def scratch_config(config_name: str, overrides: list[str], output_dir: Path, data_dir: Path):
-    with initialize_config_dir(str(SCRATCH_CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(str(CONF_DIR / "scratch"), version_base="1.3"):
         cfg = compose(config_name, overrides=overrides)
     with open_dict(cfg):
         cfg.paths.output_dir = str(output_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -18,6 +19,9 @@ from mnist_lab.config import check_config
 T = TypeVar("T")
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+# conf/scratch/*.yaml reach the lab's paths/ and hydra/ groups through this (their searchpath),
+# so the NumPy entry points work from any directory.
+os.environ.setdefault("MNIST_LAB_CONF_DIR", str(CONF_DIR))
 
 
 def check_group_choices(arguments: list[str], conf_dir: Path = CONF_DIR) -> None:

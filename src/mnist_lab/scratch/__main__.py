@@ -13,8 +13,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_lab.cli import entry_point, run_task
-from mnist_lab.scratch import SCRATCH_CONF_DIR
+from mnist_lab.cli import CONF_DIR, entry_point, run_task
 
 
 def train_scratch(cfg: DictConfig) -> dict[str, float]:
@@ -91,4 +90,4 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    entry_point(main, SCRATCH_CONF_DIR)
+    entry_point(main, CONF_DIR / "scratch")

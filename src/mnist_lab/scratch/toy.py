@@ -16,8 +16,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from mnist_lab.cli import entry_point, run_task
-from mnist_lab.scratch import SCRATCH_CONF_DIR
+from mnist_lab.cli import CONF_DIR, entry_point, run_task
 from mnist_lab.scratch.data import batches
 from mnist_lab.scratch.functions import relu
 
@@ -36,7 +35,7 @@ def toy_targets(x: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
     return {
         "y1 = sum(Wx)": wx.sum(axis=1),
         "y2 = max(x)": x.max(axis=1),
-        "y3 = logsumexp(Wx)": (logsumexp(wx)),
+        "y3 = logsumexp(Wx)": logsumexp(wx),
     }
 
 
@@ -211,4 +210,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    entry_point(main, SCRATCH_CONF_DIR)
+    entry_point(main, CONF_DIR / "scratch")
