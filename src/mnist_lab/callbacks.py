@@ -21,6 +21,7 @@ from mnist_lab import LabError
 from mnist_lab.nets.cnn import CNN
 from mnist_lab.plots import (
     confusion_matrix_figure,
+    decision_boundary_figure,
     embedding_comparison_figure,
     image_grid,
     reconstruction_figure,
@@ -89,6 +90,56 @@ class ConfusionMatrixFigure(L.Callback):
         self.path = _save(fig, self.output_dir, self.filename)
         if (tensorboard := _tensorboard(trainer)) is not None:
             tensorboard.experiment.add_figure("test/confusion_matrix", fig, trainer.global_step)
+
+
+class DecisionBoundary(L.Callback):
+    """After fitting a model on 2-D points, draws its decision regions with the training points.
+
+    Saved as `decision_boundary.png` and sent to TensorBoard; runs on image data are skipped,
+    so the callback can stay in the default set.
+    """
+
+    def __init__(self, output_dir: str | None = None, resolution: int = 200, margin: float = 0.2):
+        self.output_dir = output_dir
+        self.resolution = resolution
+        self.margin = margin
+        self.path: Path | None = None
+
+    @torch.no_grad()
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        datamodule = trainer.datamodule
+        if not trainer.is_global_zero or tuple(getattr(datamodule, "image_shape", ())) != (2,):
+            return
+        points, labels = datamodule.on_device("train")
+        low, high = points.min(0).values, points.max(0).values
+        pad = self.margin * (high - low).clamp(min=1.0)
+        axes = [
+            torch.linspace(lo - p, hi + p, self.resolution, device=points.device)
+            for lo, hi, p in zip(low.tolist(), high.tolist(), pad.tolist(), strict=True)
+        ]
+        grid_y, grid_x = torch.meshgrid(axes[1], axes[0], indexing="ij")
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            grid = torch.stack([grid_x.flatten(), grid_y.flatten()], dim=1)
+            probabilities = pl_module(grid).softmax(-1)
+            accuracy = (pl_module(points).argmax(-1) == labels).float().mean().item()
+        finally:
+            pl_module.train(was_training)
+        shape = (*grid_x.shape, probabilities.shape[-1])
+        fig = decision_boundary_figure(
+            grid_x.cpu().numpy(),
+            grid_y.cpu().numpy(),
+            probabilities.reshape(shape).cpu().numpy(),
+            points.cpu().numpy(),
+            labels.cpu().numpy(),
+            list(datamodule.spec.classes),
+            title=f"{datamodule.spec.name} after {trainer.current_epoch} epochs: "
+            f"train acc {accuracy:.3f}",
+        )
+        self.path = _save(fig, self.output_dir, "decision_boundary.png")
+        if (tensorboard := _tensorboard(trainer)) is not None:
+            tensorboard.experiment.add_figure("decision_boundary", fig, trainer.global_step)
 
 
 class EpochTimer(L.Callback):

@@ -20,6 +20,7 @@ from mnist_lab.choices import (
     INITS,
     OPTIMIZERS,
     SCHEDULERS,
+    TOY_DATASETS,
     VAL_SPLITS,
 )
 from mnist_lab.data.datasets import DATASETS
@@ -85,7 +86,14 @@ def _choices(choices: tuple[str, ...] | list[str]) -> str:
 
 
 RULES = (
-    Rule("data.name", one_of(tuple(DATASETS)), _choices(sorted(DATASETS))),
+    # MNIST-format datasets (data=mnist, fashion_mnist) and the toy 2-D problems (data=toy2d)
+    Rule(
+        "data.name",
+        one_of((*DATASETS, *TOY_DATASETS)),
+        _choices(sorted(DATASETS) + list(TOY_DATASETS)),
+    ),
+    Rule("data.n_samples", positive_int, "an integer >= 1"),
+    Rule("data.noise", non_negative_number, "a number >= 0"),
     Rule("data.batch_size", positive_int, "an integer >= 1"),
     Rule("data.eval_batch_size", positive_int, "an integer >= 1"),
     Rule("data.val_fraction", open_fraction, "a number strictly between 0 and 1"),

@@ -72,7 +72,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         tested = sorted((k, v) for k, v in metrics.items() if k.startswith("test/"))
         summary = ", ".join(f"{name} {value:.4f}" for name, value in tested)
     print(f"checkpoint {checkpoint}")
-    print(f"{summary} on {len(datamodule.splits['test'][1])} {datamodule.spec.name} test images")
+    tested_on = f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} test"
+    print(f"{summary} on {tested_on} {datamodule.spec.items}")
     if confusion.path is not None:
         print(f"confusion matrix {confusion.path}")
     return metrics

@@ -448,3 +448,60 @@ def loss_curves_by_panel_figure(
     axes[0].set_ylabel("squared error (log scale)")
     _add_legend(fig, title)
     return fig
+
+
+def decision_boundary_figure(
+    grid_x: np.ndarray,
+    grid_y: np.ndarray,
+    probabilities: np.ndarray,
+    points: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    title: str = "",
+) -> Figure:
+    """A 2-D classifier's regions with the data points, in the style of TensorFlow Playground.
+
+    `probabilities` [h, w, classes] are the model's outputs at the grid (`grid_x`, `grid_y`,
+    each [h, w]); a cell takes its predicted class's colour, paler where the model is less sure.
+    """
+    probabilities = np.asarray(probabilities, dtype=float)
+    n_classes = probabilities.shape[-1]
+    colors = np.array([matplotlib.colors.to_rgb(f"C{i % 10}") for i in range(n_classes)])
+    predicted = probabilities.argmax(-1)
+    # 0 where the model is at chance, 1 where it is certain
+    certainty = (probabilities.max(-1) - 1 / n_classes) / (1 - 1 / n_classes)
+    shade = 0.15 + 0.55 * certainty[..., None]
+    image = 1 - shade * (1 - colors[predicted])
+    fig = Figure(figsize=(5.6, 5.2), layout="constrained")
+    ax = fig.add_subplot()
+    extent = (grid_x.min(), grid_x.max(), grid_y.min(), grid_y.max())
+    ax.imshow(image, origin="lower", extent=extent, aspect="auto", interpolation="bilinear")
+    # Two classes: the smooth p = 0.5 line; more: the edges between predicted regions.
+    field, levels = (
+        (probabilities[..., 1], [0.5])
+        if n_classes == 2
+        else (predicted, np.arange(1, n_classes) - 0.5)
+    )
+    if field.min() < levels[-1] and field.max() > levels[0]:
+        ax.contour(grid_x, grid_y, field, levels=levels, colors="k", linewidths=1.2)
+    points, labels = np.asarray(points), np.asarray(labels)
+    few = len(points) <= 50  # the gates: four points, drawn large
+    for label, name in enumerate(class_names):
+        chosen = labels == label
+        ax.scatter(
+            points[chosen, 0],
+            points[chosen, 1],
+            s=160 if few else 14,
+            color=colors[label],
+            edgecolors="white" if few else "none",
+            linewidths=1.5,
+            label=f"{name} ({int(chosen.sum())})",
+        )
+    ax.set_xlim(extent[:2])
+    ax.set_ylim(extent[2:])
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
+    if title:
+        ax.set_title("\n".join(textwrap.wrap(title, 60)))
+    return fig

@@ -3,7 +3,8 @@
 Reads what each run leaves in its directory (`metrics.json`, `csv/metrics.csv`, `.hydra/`,
 `failed.txt`), not TensorBoard, and writes into that directory: `learning_curves.png`,
 `accuracy_vs_<key>.png` when one setting was swept, `dead_units.png` when dead units were logged,
-and the table of runs as `report.md` and `report.csv`.
+`decision_boundaries.png` when the runs drew one each (toy 2-D data), and the table of runs as
+`report.md` and `report.csv`.
 
 Only numpy, matplotlib and omegaconf are imported (no torch, no Lightning), so a report takes
 about a second, also while training runs keep the CPU busy.
@@ -461,6 +462,17 @@ def write_report(
     for run in runs:
         prefix = "" if len(runs) == 1 else f"{run.name}_"
         figures.update({prefix + name: fig for name, fig in gan_figures(run).items()})
+    boundaries = [
+        (label, run.path / "decision_boundary.png") for label, run in zip(labels, runs, strict=True)
+    ]
+    boundaries = [(label, path) for label, path in boundaries if path.is_file()]
+    if len(boundaries) > 1:
+        figures["decision_boundaries.png"] = image_sequence_figure(
+            [plt_image.imread(path) for _, path in boundaries],
+            [label for label, _ in boundaries],
+            "Decision boundaries with the training points",
+            columns=min(len(boundaries), 6),
+        )
     if len(keys) == 1 and len({run.value(keys[0]) for run in runs}) > 1:
         file_name = re.sub(r"[^\w-]", "_", keys[0])  # dots and brackets make awkward names
         figures[f"accuracy_vs_{file_name}.png"] = accuracy_figure(runs, keys[0], threshold)

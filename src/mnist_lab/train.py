@@ -60,7 +60,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
             name = "test accuracy" if main_metric == "test/acc" else main_metric
             print(
                 f"{name} {metrics[main_metric]:.4f}{detail} on "
-                f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} test images; "
+                f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} test "
+                f"{datamodule.spec.items}; "
                 f"run dir {cfg.paths.output_dir}"
             )
     return metrics

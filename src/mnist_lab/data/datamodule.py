@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -84,7 +85,43 @@ def to_float_images(images: np.ndarray, spec: DatasetSpec, normalize: bool) -> t
     return tensor
 
 
-class MNISTDataModule(L.LightningDataModule):
+class TensorSplits:
+    """The loaders of a DataModule that keeps each split as one (inputs, labels) tensor pair.
+
+    Expects `self.splits` ({"train", "val", "test"} -> tensors) and the hparams `batch_size`,
+    `eval_batch_size`, `order` and `seed`.
+    """
+
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    trainer: L.Trainer | None
+    hparams: Any
+
+    def on_device(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """A split's tensors on the trainer's device, moved there once."""
+        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        inputs, labels = self.splits[split]
+        if inputs.device != device:
+            inputs, labels = inputs.to(device), labels.to(device)
+            self.splits[split] = (inputs, labels)
+        return inputs, labels
+
+    def train_dataloader(self) -> TensorBatches:
+        inputs, labels = self.on_device("train")
+        sampler = EpochOrder(labels, self.hparams.order, self.hparams.seed)
+        return TensorBatches(inputs, labels, self.hparams.batch_size, sampler)
+
+    def _eval_batches(self, split: str) -> TensorBatches:
+        inputs, labels = self.on_device(split)
+        return TensorBatches(inputs, labels, self.hparams.eval_batch_size)
+
+    def val_dataloader(self) -> TensorBatches:
+        return self._eval_batches("val")
+
+    def test_dataloader(self) -> TensorBatches:
+        return self._eval_batches("test")
+
+
+class MNISTDataModule(TensorSplits, L.LightningDataModule):
     """MNIST or Fashion-MNIST with a validation split carved from the training set."""
 
     def __init__(
@@ -161,27 +198,3 @@ class MNISTDataModule(L.LightningDataModule):
                 to_float_images(images, self.spec, hp.normalize),
                 torch.from_numpy(labels),
             )
-
-    def on_device(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """A split's tensors on the trainer's device, moved there once."""
-        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
-        images, labels = self.splits[split]
-        if images.device != device:
-            images, labels = images.to(device), labels.to(device)
-            self.splits[split] = (images, labels)
-        return images, labels
-
-    def train_dataloader(self) -> TensorBatches:
-        images, labels = self.on_device("train")
-        sampler = EpochOrder(labels, self.hparams.order, self.hparams.seed)
-        return TensorBatches(images, labels, self.hparams.batch_size, sampler)
-
-    def _eval_batches(self, split: str) -> TensorBatches:
-        images, labels = self.on_device(split)
-        return TensorBatches(images, labels, self.hparams.eval_batch_size)
-
-    def val_dataloader(self) -> TensorBatches:
-        return self._eval_batches("val")
-
-    def test_dataloader(self) -> TensorBatches:
-        return self._eval_batches("test")
