@@ -9,10 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from mnist_lab.choices import TOY_DATASETS
 from mnist_lab.config import ConfigError, check_config
 from mnist_lab.data.toy2d import GATE_OUTPUTS, Toy2DDataModule
+from mnist_lab.evaluate import evaluate
 from mnist_lab.nets.mlp import MLP
 from mnist_lab.plots import decision_boundary_figure
 from mnist_lab.report import find_runs, write_report
@@ -181,13 +183,22 @@ def test_bad_toy_settings_are_refused(tmp_path: Path, override: str, message: st
     assert str(caught.value).startswith(message)
 
 
-def test_xor_run_reaches_the_whole_truth_table_and_draws_its_boundary(train_config, tmp_path):
-    metrics = train(train_config("experiment=toy_xor", "model.net.hidden_dims=[8]"))
+def test_xor_run_reaches_the_whole_truth_table_draws_its_boundary_and_evaluates(
+    train_config, tmp_path
+):
+    cfg = train_config("experiment=toy_xor", "model.net.hidden_dims=[8]")
+    metrics = train(cfg)
     run = tmp_path / "run"
     assert metrics["test/acc"] == 1.0 and metrics["params"] == 2 * 8 + 8 + 8 * 2 + 2
     assert (run / "decision_boundary.png").stat().st_size > 10_000
     assert (run / "confusion_matrix.png").is_file()
     assert "[1, 8]" in (run / "model_summary.txt").read_text()  # 2-D input, 8 hidden units
+    # evaluate rebuilds the generated data from the run's saved config (no data folder)
+    (run / ".hydra").mkdir()
+    OmegaConf.save(cfg, run / ".hydra" / "config.yaml")
+    (tmp_path / "evaluation").mkdir()
+    evaluated = evaluate(compose_config("evaluate", [f"ckpt_path={run}"], tmp_path / "evaluation"))
+    assert evaluated["test/acc"] == 1.0
 
 
 def test_zero_init_sigmoid_run_stays_symmetric_in_its_checkpoint(train_config, tmp_path):

@@ -57,7 +57,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run_cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     # The run's interpolations (paths, seed) resolve against this evaluation's values.
     run_cfg.paths = cfg.paths
-    run_cfg.data.data_dir = cfg.data_dir
+    if "data_dir" in run_cfg.data:  # generated data (toy 2-D problems) has no folder
+        run_cfg.data.data_dir = cfg.data_dir
     L.seed_everything(cfg.seed, verbose=False)
     datamodule = instantiate(run_cfg.data)
     model = get_class(run_cfg.model._target_).load_from_checkpoint(checkpoint, map_location="cpu")

@@ -485,7 +485,7 @@ def decision_boundary_figure(
     if field.min() < levels[-1] and field.max() > levels[0]:
         ax.contour(grid_x, grid_y, field, levels=levels, colors="k", linewidths=1.2)
     points, labels = np.asarray(points), np.asarray(labels)
-    few = len(points) <= 50  # the gates: four points, drawn large
+    few = len(np.unique(points, axis=0)) <= 50  # the gates: four corners, drawn large
     for label, name in enumerate(class_names):
         chosen = labels == label
         ax.scatter(

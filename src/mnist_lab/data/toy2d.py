@@ -140,8 +140,7 @@ class Toy2DDataModule(TensorSplits, L.LightningDataModule):
         if self.splits:
             return
         hp = self.hparams
-        # Separate streams for the training pool and the test set: changing n_samples
-        # redraws both, but the test set never shares points with training.
+        # An independent stream for the test set: a fresh sample, not a slice of the pool.
         seeds = np.random.SeedSequence(hp.data_seed).spawn(2)
         pool_rng, test_rng = (np.random.default_rng(seed) for seed in seeds)
         points, labels = make_points(hp.name, hp.n_samples, hp.noise, pool_rng)
@@ -155,6 +154,7 @@ class Toy2DDataModule(TensorSplits, L.LightningDataModule):
                     f"data.val_fraction={hp.val_fraction} of data.n_samples={hp.n_samples} "
                     f"leaves no training or no validation point; use more samples"
                 )
+            # The generators emit points in random order: the first n_val are a random sample.
             parts = {
                 "train": (points[n_val:], labels[n_val:]),
                 "val": (points[:n_val], labels[:n_val]),
