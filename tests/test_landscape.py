@@ -201,6 +201,8 @@ def test_two_runs_share_one_plane(
         (["/no/such/run"], "error: /no/such/run does not exist; give a run dir"),
         (["{other}"], "error: {other} has no trajectory.pt; train with the trajectory recorded"),
         (["{run}", "--grid-size=1"], "error: argument --grid-size: '1' is not accepted; expected"),
+        (["{run}", "--subset-size=0"], "error: argument --subset-size: '0' is not accepted"),
+        (["{sweep}"], "error: {sweep} has no .hydra/config.yaml; give a run dir made by train (a"),
         (["{run}", "--span=-2"], "error: argument --span: '-2' is not accepted; expected a number"),
         (
             ["{run}", "--subset-size=100000"],
@@ -218,6 +220,7 @@ def test_bad_input_is_one_line_and_exit_2(
     (other / ".hydra" / "config.yaml").write_text("seed: 1\n")
     (tmp_path / "empty").mkdir()
     places = {"run": tiny_runs[0], "other": other, "empty": tmp_path / "empty"}
+    places["sweep"] = tiny_runs[0].parent  # holds both runs
     filled = [argument.format(**places) for argument in arguments]
     try:
         status = main([*filled, f"--output-dir={tmp_path / 'figures'}"])

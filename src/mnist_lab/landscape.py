@@ -68,7 +68,11 @@ def load_run_config(run_dir: Path) -> DictConfig:
     if not run_dir.is_dir():
         raise LabError(f"{run_dir} does not exist; give a run dir (outputs/train/runs/...)")
     if not config.is_file():
-        raise LabError(f"{run_dir} has no .hydra/config.yaml; give a run dir made by train")
+        members = sorted(p.name for p in run_dir.iterdir() if (p / ".hydra").is_dir())
+        hint = (
+            f" (a sweep dir: give one of its runs, e.g. {run_dir / members[0]})" if members else ""
+        )
+        raise LabError(f"{run_dir} has no .hydra/config.yaml; give a run dir made by train{hint}")
     return OmegaConf.load(config)
 
 
@@ -167,7 +171,7 @@ def landscape(args: argparse.Namespace) -> list[Path]:
         ("landscape_contour.png", loss_contour_figure(xs, ys, losses, drawn, plane.explained)),
     ):
         figure.suptitle(title)
-        figure.savefig(output_dir / filename, dpi=100)
+        figure.savefig(output_dir / filename, dpi=90)
         written.append(output_dir / filename)
     np.savez(
         output_dir / "landscape.npz",
@@ -219,7 +223,10 @@ def positive_float(text: str) -> float:
 
 def grid_size(text: str) -> int:
     """argparse type: an integer >= 2 (a grid needs two points per axis)."""
-    value = positive_int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 2:
         raise argparse.ArgumentTypeError(f"{text!r} is not accepted; expected an integer >= 2")
     return value

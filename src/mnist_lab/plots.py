@@ -495,6 +495,7 @@ def loss_surface_figure(
     ax.set_ylabel(_direction_label(1, explained[1]), fontsize=8)
     ax.set_zlabel("cross-entropy")
     ax.set_zlim(float(np.nanmin(clipped)), ceiling)
+    ax.view_init(elev=40, azim=-60)  # high enough to see into valleys behind a ridge
     clipped_note = f"; surface clipped at {ceiling:.3g}" if (losses > ceiling).any() else ""
     ax.set_title(
         f"loss surface over the top-2 PCA directions{clipped_note}\n"
