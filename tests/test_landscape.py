@@ -15,7 +15,14 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from mnist_lab.config import ConfigError, check_config
 from mnist_lab.landscape import main
-from mnist_lab.loss_plane import Plane, first_affine_layer, fit_plane, grid_losses, losses_at
+from mnist_lab.loss_plane import (
+    Plane,
+    default_batch_points,
+    first_affine_layer,
+    fit_plane,
+    grid_losses,
+    losses_at,
+)
 from mnist_lab.nets.cnn import CNN
 from mnist_lab.nets.mlp import MLP
 from mnist_lab.train import train
@@ -138,6 +145,14 @@ def test_batched_grid_equals_a_point_by_point_loop(kind: str) -> None:
     assert batched.std() > 0.01  # the plane really changes the loss
 
 
+def test_points_per_pass_shrink_as_activations_grow() -> None:
+    mlp = MLP(hidden_dims=[50, 50, 50])  # 2500 x 50 floats per point after the first layer
+    assert default_batch_points(mlp, torch.zeros(2500, 1, 28, 28)) == 16
+    assert default_batch_points(mlp, torch.zeros(10, 1, 28, 28)) == 64  # capped
+    cnn = CNN(channels=[32, 64])  # 100 x 32 x 28 x 28 floats after the first convolution
+    assert default_batch_points(cnn, torch.zeros(100, 1, 28, 28)) == 1
+
+
 def test_grid_loss_at_the_origin_is_the_loss_of_the_final_weights() -> None:
     torch.manual_seed(0)
     net = MLP(input_shape=[1, 8, 8], hidden_dims=[16])
@@ -155,18 +170,14 @@ def test_grid_loss_at_the_origin_is_the_loss_of_the_final_weights() -> None:
     np.testing.assert_allclose(on_path, [final, losses[0, 2]], rtol=1e-5)
 
 
-def test_cli_draws_the_surface_and_contour_of_a_run(tiny_runs: list[Path], tiny_data_dir: Path):
+def test_cli_draws_the_surface_and_contour_of_a_run(
+    tiny_runs: list[Path], capsys, monkeypatch, tiny_data_dir: Path
+) -> None:
+    monkeypatch.setenv("MNIST_LAB_DATA_DIR", str(tiny_data_dir))
     run = tiny_runs[0]
-    result = run_cli(
-        "mnist_lab.landscape",
-        str(run),
-        "--grid-size=5",
-        "--subset-size=100",
-        log_dir=run,
-        data_dir=tiny_data_dir,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "5x5 grid on 100 images" in result.stdout
+    assert main([str(run), "--grid-size=5", "--subset-size=100"]) == 0
+    out = capsys.readouterr().out
+    assert "5x5 grid on 100 images" in out and f"wrote {run / 'landscape_contour.png'}" in out
     for name in ("landscape_surface.png", "landscape_contour.png"):
         assert (run / name).stat().st_size > 20_000
     saved = np.load(run / "landscape.npz")

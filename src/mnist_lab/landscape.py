@@ -120,7 +120,7 @@ def landscape(args: argparse.Namespace) -> list[Path]:
     """Compute and draw the landscape the parsed command line asks for; returns the files."""
     import torch
 
-    from mnist_lab.loss_plane import fit_plane, grid_losses, losses_at
+    from mnist_lab.loss_plane import default_batch_points, fit_plane, grid_losses, losses_at
     from mnist_lab.plots import loss_contour_figure, loss_surface_figure
 
     run_dirs = [args.run_dir] + ([args.compare] if args.compare else [])
@@ -142,6 +142,7 @@ def landscape(args: argparse.Namespace) -> list[Path]:
     data_dir = args.data_dir or os.environ.get("MNIST_LAB_DATA_DIR") or "data"
     images, labels = training_subset(configs[0], data_dir, args.subset_size, args.seed)
 
+    batch_points = args.batch_points or default_batch_points(net, images)
     paths = [t["params"] for t in trajectories]
     plane = fit_plane(paths)
     coordinates = [plane.project(path) for path in paths]
@@ -149,11 +150,9 @@ def landscape(args: argparse.Namespace) -> list[Path]:
     xs = grid_axis(every[:, 0], args.grid_size, args.span)
     ys = grid_axis(every[:, 1], args.grid_size, args.span)
     started, cpu_started = time.perf_counter(), time.process_time()
-    losses = grid_losses(net, plane, xs, ys, images, labels, args.batch_points)
+    losses = grid_losses(net, plane, xs, ys, images, labels, batch_points)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    path_losses = [
-        losses_at(net, path, images, labels, args.batch_points).numpy() for path in paths
-    ]
+    path_losses = [losses_at(net, path, images, labels, batch_points).numpy() for path in paths]
 
     names = ["SGD trajectory"]
     if args.compare:
@@ -194,7 +193,8 @@ def landscape(args: argparse.Namespace) -> list[Path]:
     print(
         f"{len(ys)}x{len(xs)} grid on {len(labels)} images: {seconds:.2f} s "
         f"({1000 * seconds / points:.1f} ms per point, {cpu_seconds:.2f} s CPU, "
-        f"{torch.get_num_threads()} threads); loss {losses.min():.4f} to {losses.max():.4f}"
+        f"{torch.get_num_threads()} threads, {batch_points} points per pass); "
+        f"loss {losses.min():.4f} to {losses.max():.4f}"
     )
     return written
 
@@ -272,8 +272,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--batch-points",
         type=positive_int,
-        default=16,
-        help="grid points evaluated together in one vmapped pass (default 16)",
+        help="grid points evaluated together in one vmapped pass (default: as many as keep "
+        "each activation under 8 MB, at most 64: 16 for the E15 MLP, 1 for a CNN)",
     )
     parser.add_argument("--seed", type=int, default=0, help="picks the subset (default 0)")
     parser.add_argument(
