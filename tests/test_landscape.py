@@ -220,6 +220,7 @@ def test_two_runs_share_one_plane(
             "error: --subset-size 100000 is larger than the run's training split (540 images)",
         ),
         (["{run}", "--compare", "{other}"], "error: {other} has no trajectory.pt"),
+        (["{gan}"], "error: {gan} trained mnist_lab.models.gan.GAN; the landscape is the cross"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -228,9 +229,13 @@ def test_bad_input_is_one_line_and_exit_2(
     monkeypatch.setenv("MNIST_LAB_DATA_DIR", str(tiny_data_dir))
     other = tmp_path / "other"  # a run dir without a trajectory
     (other / ".hydra").mkdir(parents=True)
-    (other / ".hydra" / "config.yaml").write_text("seed: 1\n")
+    classifier = "mnist_lab.models.classifier.Classifier"
+    (other / ".hydra" / "config.yaml").write_text(f"seed: 1\nmodel:\n  _target_: {classifier}\n")
+    gan = tmp_path / "gan"
+    (gan / ".hydra").mkdir(parents=True)
+    (gan / ".hydra" / "config.yaml").write_text("model:\n  _target_: mnist_lab.models.gan.GAN\n")
     (tmp_path / "empty").mkdir()
-    places = {"run": tiny_runs[0], "other": other, "empty": tmp_path / "empty"}
+    places = {"run": tiny_runs[0], "other": other, "empty": tmp_path / "empty", "gan": gan}
     places["sweep"] = tiny_runs[0].parent  # holds both runs
     filled = [argument.format(**places) for argument in arguments]
     try:

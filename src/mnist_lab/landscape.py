@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 TRAJECTORY_FILE = "trajectory.pt"
+CLASSIFIER = "mnist_lab.models.classifier.Classifier"
 # Beyond the trajectories' extent, on each side, as a fraction of that extent.
 MARGIN = 0.25
 
@@ -125,6 +126,13 @@ def landscape(args: argparse.Namespace) -> list[Path]:
 
     run_dirs = [args.run_dir] + ([args.compare] if args.compare else [])
     configs = [load_run_config(run_dir) for run_dir in run_dirs]
+    for run_dir, cfg in zip(run_dirs, configs, strict=True):
+        target = OmegaConf.select(cfg, "model._target_", default=None)
+        if target != CLASSIFIER:
+            raise LabError(
+                f"{run_dir} trained {target}; the landscape is the cross-entropy of a "
+                f"classifier run (model=mlp, linear or cnn)"
+            )
     trajectories = [load_trajectory(run_dir) for run_dir in run_dirs]
     if args.compare and trajectories[1]["names"] != trajectories[0]["names"]:
         raise LabError(

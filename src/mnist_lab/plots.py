@@ -421,7 +421,7 @@ def image_sequence_figure(
 
 
 def _direction_label(index: int, explained: float) -> str:
-    return f"PC{index + 1} ({explained:.1%} of the trajectory's variance)"
+    return f"PC{index + 1} ({explained:.1%} of the snapshots' variance)"
 
 
 def _loss_levels(losses: np.ndarray, count: int = 20) -> np.ndarray:
