@@ -221,6 +221,11 @@ def test_two_runs_share_one_plane(
         ),
         (["{run}", "--compare", "{other}"], "error: {other} has no trajectory.pt"),
         (["{gan}"], "error: {gan} trained mnist_lab.models.gan.GAN; the landscape is the cross"),
+        (["{short}"], "error: {short}/trajectory.pt holds 2 snapshots; a plane needs at least 3"),
+        (
+            ["{run}", "--compare", "{alien}"],
+            "error: {alien} trained a different network from {run}; --compare needs two runs",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -237,6 +242,13 @@ def test_bad_input_is_one_line_and_exit_2(
     (tmp_path / "empty").mkdir()
     places = {"run": tiny_runs[0], "other": other, "empty": tmp_path / "empty", "gan": gan}
     places["sweep"] = tiny_runs[0].parent  # holds both runs
+    for name, snapshots in (("short", 2), ("alien", 3)):  # too short; another network's
+        places[name] = fake = tmp_path / name
+        (fake / ".hydra").mkdir(parents=True)
+        (fake / ".hydra" / "config.yaml").write_text(
+            (tiny_runs[0] / ".hydra/config.yaml").read_text()
+        )
+        torch.save({"params": torch.zeros(snapshots, 3), "names": ["w"]}, fake / "trajectory.pt")
     filled = [argument.format(**places) for argument in arguments]
     try:
         status = main([*filled, f"--output-dir={tmp_path / 'figures'}"])
