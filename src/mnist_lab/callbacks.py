@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import platform
 import time
 from collections import deque
@@ -16,6 +17,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.model_summary import ModelSummary
 from matplotlib.figure import Figure
 from torch import nn
+from torch.nn.utils import parameters_to_vector
 
 from mnist_lab import LabError
 from mnist_lab.nets.cnn import CNN
@@ -243,6 +245,71 @@ class LastBatchLosses(L.Callback):
         if self.output_dir:
             path = Path(self.output_dir) / "last_batch_losses.json"
             path.write_text(json.dumps(values) + "\n")
+
+
+class ParameterTrajectory(L.Callback):
+    """Records the network's parameters as one flat vector a few times per epoch (E15).
+
+    Snapshots: the initial weights, `snapshots_per_epoch` evenly spaced training steps of
+    every epoch (the last one ends the epoch) and the final weights, saved with their step and
+    epoch as `<output_dir>/trajectory.pt` for `python -m mnist_lab.landscape`. Only trainable
+    parameters move along the trajectory; buffers (BatchNorm statistics) are saved as they end.
+    """
+
+    def __init__(
+        self,
+        output_dir: str | None = None,
+        snapshots_per_epoch: int = 4,
+        filename: str = "trajectory.pt",
+    ) -> None:
+        self.output_dir = output_dir
+        self.snapshots_per_epoch = snapshots_per_epoch
+        self.filename = filename
+        self.snapshots: list[torch.Tensor] = []
+        self.steps: list[int] = []
+        self.epochs: list[float] = []
+        self.path: Path | None = None
+        self._record_at: set[int] = set()
+
+    def _record(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: float) -> None:
+        # A copy on the host: the snapshots must not pile up in GPU memory.
+        vector = parameters_to_vector(pl_module.net.parameters()).detach()
+        self.snapshots.append(vector.to("cpu", torch.float32, copy=True))
+        self.steps.append(trainer.global_step)
+        self.epochs.append(epoch)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        batches = int(trainer.num_training_batches)
+        count = self.snapshots_per_epoch
+        self._record_at = {math.ceil((k + 1) * batches / count) - 1 for k in range(count)}
+        if not self.snapshots:
+            self._record(trainer, pl_module, float(trainer.current_epoch))
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        if batch_idx in self._record_at:
+            fraction = (batch_idx + 1) / trainer.num_training_batches
+            self._record(trainer, pl_module, trainer.current_epoch + fraction)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.steps and self.steps[-1] != trainer.global_step:  # stopped mid-epoch
+            self._record(trainer, pl_module, trainer.global_step / trainer.num_training_batches)
+        if not trainer.is_global_zero or not self.output_dir or not self.snapshots:
+            return
+        net = pl_module.net
+        self.path = Path(self.output_dir) / self.filename
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "params": torch.stack(self.snapshots),
+                "steps": torch.tensor(self.steps),
+                "epochs": torch.tensor(self.epochs),
+                "names": [name for name, _ in net.named_parameters()],
+                "buffers": {name: b.detach().cpu() for name, b in net.named_buffers()},
+            },
+            self.path,
+        )
 
 
 class Reconstructions(L.Callback):

@@ -111,6 +111,7 @@ RULES = (
     Rule("model.net.init", one_of(INITS), _choices(INITS)),
     Rule("model.net.dropout_p", probability, "a number in [0, 1]"),
     Rule("model.net.head_dropout_p", probability, "a number in [0, 1]"),
+    Rule("callbacks.trajectory.snapshots_per_epoch", positive_int, "an integer >= 1"),
     Rule("trainer.max_epochs", positive_int, "an integer >= 1"),
     Rule("trainer.accelerator", one_of(ACCELERATORS), _choices(ACCELERATORS)),
     Rule("seed", _is_int, "an integer"),
