@@ -504,6 +504,7 @@ def decision_boundary_figure(
     ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
     if title:
         ax.set_title("\n".join(textwrap.wrap(title, 60)))
+    return fig
 
 
 def _direction_label(index: int, explained: float) -> str:
