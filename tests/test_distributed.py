@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -14,7 +15,7 @@ from torch.utils.data import DistributedSampler
 
 from mnist_lab import LabError
 from mnist_lab.data.datamodule import EpochOrder, MNISTDataModule, shard
-from mnist_lab.distributed import pin_child_processes, starts_processes
+from mnist_lab.distributed import own_process_group, pin_child_processes, starts_processes
 
 from .conftest import compose_config
 from .seen_samples import fingerprints
@@ -108,7 +109,22 @@ def test_ddp_is_recognised_and_refused_under_launchers_that_cannot_start_ranks(t
         pin_child_processes(cfg)
 
 
-def _validate_alone(checkpoint: Path, data_dir: Path, stage: str) -> dict[str, float]:
+def test_a_finished_run_leaves_no_process_group_behind(tmp_path: Path, monkeypatch) -> None:
+    """The next sweep member in this process must start its own group, not join a dead one."""
+    import torch.distributed as dist
+
+    monkeypatch.setenv("MASTER_PORT", "29999")  # the user's own setting survives
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with own_process_group():
+        os.environ.update(MASTER_PORT="12345", WORLD_SIZE="1")  # as Lightning's launcher does
+        dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0,
+                                world_size=1)  # fmt: skip
+        assert dist.is_initialized()
+    assert not dist.is_initialized()
+    assert os.environ["MASTER_PORT"] == "29999" and "WORLD_SIZE" not in os.environ
+
+
+def _evaluate_alone(checkpoint: Path, data_dir: Path, stage: str) -> dict[str, float]:
     """The metrics of one process evaluating `checkpoint` on the whole split."""
     import lightning as L
 
@@ -126,10 +142,10 @@ def _validate_alone(checkpoint: Path, data_dir: Path, stage: str) -> dict[str, f
 
 
 @pytest.mark.filterwarnings("ignore:.*LeafSpec")
-def test_ddp_sweep_on_two_cpu_processes_shards_data_and_reduces_metrics(
+def test_ddp_on_two_cpu_processes_shards_data_and_reduces_metrics(
     tmp_path: Path, tiny_data_dir: Path
 ) -> None:
-    """Two members, each trained by 2 gloo ranks that Lightning starts as new processes."""
+    """A sweep member trained by 2 gloo ranks; Lightning starts rank 1 as a new process."""
     outputs, probe = tmp_path / "outputs", tmp_path / "seen"
     result = run_cli(
         "mnist_lab.train",
@@ -137,7 +153,6 @@ def test_ddp_sweep_on_two_cpu_processes_shards_data_and_reduces_metrics(
         "trainer=ddp",
         "trainer.devices=2",
         "trainer.max_epochs=2",
-        "seed=1,2",
         "model.net.hidden_dims=[]",  # softmax regression, slow SGD: accuracy stays below 1
         "model.optimizer.name=sgd",
         "model.optimizer.lr=3e-4",
@@ -145,15 +160,14 @@ def test_ddp_sweep_on_two_cpu_processes_shards_data_and_reduces_metrics(
         "data.subset_size=536",  # divisible by 2: every sample exactly once per epoch
         "data.val_fraction=0.105",  # 63 validation images: shares of 32 and 31
         "+callbacks.seen._target_=tests.seen_samples.SeenSamples",
-        f"+callbacks.seen.output_dir={probe}/${{seed}}",
+        f"+callbacks.seen.output_dir={probe}",
         log_dir=outputs,
         data_dir=tiny_data_dir,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert not (outputs / "train" / "runs").exists()  # the ranks started no runs of their own
     (sweep,) = (outputs / "train" / "multiruns").iterdir()
-    members = sorted(p for p in sweep.iterdir() if p.is_dir())
-    assert [p.name for p in members] == ["0", "1"]
+    (member,) = (p for p in sweep.iterdir() if p.is_dir())
 
     datamodule = MNISTDataModule(
         data_dir=str(tiny_data_dir), download=False, subset_size=536, val_fraction=0.105
@@ -161,35 +175,31 @@ def test_ddp_sweep_on_two_cpu_processes_shards_data_and_reduces_metrics(
     datamodule.setup()
     train_set = sorted(fingerprints(datamodule.splits["train"][0]))
     val_set = sorted(fingerprints(datamodule.splits["val"][0]))
-    for seed in (1, 2):
-        for epoch in (0, 1):
-            ranks = [
-                json.loads((probe / str(seed) / f"train_rank{r}_epoch{epoch}.json").read_text())
-                for r in (0, 1)
-            ]
-            assert [len(seen) for seen in ranks] == [268, 268]
-            assert sorted(ranks[0] + ranks[1]) == train_set  # none twice, none skipped
-            vals = [
-                json.loads((probe / str(seed) / f"val_rank{r}_epoch{epoch}.json").read_text())
-                for r in (0, 1)
-            ]
-            assert [len(seen) for seen in vals] == [32, 31]
-            assert sorted(vals[0] + vals[1]) == val_set
 
-    for member in members:
-        metrics = json.loads((member / "metrics.json").read_text())
-        assert metrics["threads"] >= 1
-        # Logged values are over all ranks: equal to one process evaluating the checkpoint.
-        alone = _validate_alone(member / "checkpoints" / "last.ckpt", tiny_data_dir, "val")
-        assert metrics["val/acc"] < 1  # not saturated, so equal accuracies mean something
-        assert metrics["val/acc"] == pytest.approx(alone["val/acc"], abs=1e-7)
-        assert metrics["val/loss"] == pytest.approx(alone["val/loss"], rel=1e-5)
-        alone = _validate_alone(member / "checkpoints" / "best.ckpt", tiny_data_dir, "test")
-        assert metrics["test/acc"] == pytest.approx(alone["test/acc"], abs=1e-7)
-        assert metrics["test/loss"] == pytest.approx(alone["test/loss"], rel=1e-5)
-        # Only rank 0 writes: one run's files, plus the other rank's Hydra log.
-        files = {p.relative_to(member).as_posix() for p in member.rglob("*") if p.is_file()}
-        assert {"metrics.json", "checkpoints/best.ckpt", "checkpoints/last.ckpt"} <= files
-        assert {"csv/metrics.csv", "train.log", "train_ddp_process_1.log"} <= files
-        assert not any("version_" in name or "failed" in name for name in files)
-        assert json.loads((member / "member.json").read_text())["overrides"][0] == "trainer=ddp"
+    def seen(stage: str, rank: int, epoch: int) -> list[str]:
+        return json.loads((probe / f"{stage}_rank{rank}_epoch{epoch}.json").read_text())
+
+    for epoch in (0, 1):
+        train = [seen("train", rank, epoch) for rank in (0, 1)]
+        assert [len(share) for share in train] == [268, 268]
+        assert sorted(train[0] + train[1]) == train_set  # none twice, none skipped
+        val = [seen("val", rank, epoch) for rank in (0, 1)]
+        assert [len(share) for share in val] == [32, 31]
+        assert sorted(val[0] + val[1]) == val_set
+    assert seen("train", 0, 0) != seen("train", 0, 1)  # a new permutation every epoch
+
+    metrics = json.loads((member / "metrics.json").read_text())
+    # Logged values are over all ranks: equal to one process evaluating the same checkpoint.
+    alone = _evaluate_alone(member / "checkpoints" / "last.ckpt", tiny_data_dir, "val")
+    assert metrics["val/acc"] < 1  # not saturated, so equal accuracies mean something
+    assert metrics["val/acc"] == pytest.approx(alone["val/acc"], abs=1e-7)
+    assert metrics["val/loss"] == pytest.approx(alone["val/loss"], rel=1e-5)
+    alone = _evaluate_alone(member / "checkpoints" / "best.ckpt", tiny_data_dir, "test")
+    assert metrics["test/acc"] == pytest.approx(alone["test/acc"], abs=1e-7)
+    assert metrics["test/loss"] == pytest.approx(alone["test/loss"], rel=1e-5)
+    # Only rank 0 writes: one run's files, plus the other rank's Hydra log.
+    files = {p.relative_to(member).as_posix() for p in member.rglob("*") if p.is_file()}
+    assert {"metrics.json", "checkpoints/best.ckpt", "checkpoints/last.ckpt"} <= files
+    assert {"csv/metrics.csv", "train.log", "train_ddp_process_1.log"} <= files
+    assert not any("version_" in name or "failed" in name for name in files)
+    assert json.loads((member / "member.json").read_text())["overrides"][0] == "trainer=ddp"
