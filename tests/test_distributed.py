@@ -16,6 +16,7 @@ from torch.utils.data import DistributedSampler
 from mnist_lab import LabError
 from mnist_lab.data.datamodule import EpochOrder, MNISTDataModule, shard
 from mnist_lab.distributed import own_process_group, pin_child_processes, starts_processes
+from mnist_lab.train import train
 
 from .conftest import compose_config
 from .seen_samples import fingerprints
@@ -77,11 +78,11 @@ def test_datamodule_shards_training_with_padding_and_evaluation_without(tiny_dat
     alone = MNISTDataModule(data_dir=str(tiny_data_dir), download=False, val_fraction=0.105)
     alone.setup()
     # 537 training samples: 269 per rank; the epoch's first sample is the one seen twice.
-    train = Counter(fingerprints(torch.cat(train_0 + train_1)))
-    assert sum(train.values()) == 538
-    assert set(train) == set(fingerprints(alone.splits["train"][0]))
+    counts = Counter(fingerprints(torch.cat(train_0 + train_1)))
+    assert sum(counts.values()) == 538
+    assert set(counts) == set(fingerprints(alone.splits["train"][0]))
     first = alone.train_dataloader().sampler.indices()[0]
-    twice = [key for key, count in train.items() if count == 2]
+    twice = [key for key, count in counts.items() if count == 2]
     assert twice == fingerprints(alone.splits["train"][0][first : first + 1])
     # 63 validation samples: 32 + 31, each counted exactly once.
     val_0, val_1 = torch.cat(val_0), torch.cat(val_1)
@@ -143,22 +144,25 @@ def _evaluate_alone(checkpoint: Path, data_dir: Path, stage: str) -> dict[str, f
 
 @pytest.mark.filterwarnings("ignore:.*LeafSpec")
 def test_ddp_on_two_cpu_processes_shards_data_and_reduces_metrics(
-    tmp_path: Path, tiny_data_dir: Path
+    tmp_path: Path, tiny_data_dir: Path, train_config
 ) -> None:
     """A sweep member trained by 2 gloo ranks; Lightning starts rank 1 as a new process."""
     outputs, probe = tmp_path / "outputs", tmp_path / "seen"
+    settings = [
+        "trainer.max_epochs=2",
+        "model.net.hidden_dims=[]",  # softmax regression, slow SGD: accuracy stays below 1
+        "model.optimizer.name=sgd",
+        "model.optimizer.lr=3e-4",
+        "data.subset_size=536",  # divisible by 2: every sample exactly once per epoch
+        "data.val_fraction=0.105",  # 63 validation images: shares of 32 and 31
+    ]
     result = run_cli(
         "mnist_lab.train",
         "-m",
         "trainer=ddp",
         "trainer.devices=2",
-        "trainer.max_epochs=2",
-        "model.net.hidden_dims=[]",  # softmax regression, slow SGD: accuracy stays below 1
-        "model.optimizer.name=sgd",
-        "model.optimizer.lr=3e-4",
         "data.batch_size=32",
-        "data.subset_size=536",  # divisible by 2: every sample exactly once per epoch
-        "data.val_fraction=0.105",  # 63 validation images: shares of 32 and 31
+        *settings,
         "+callbacks.seen._target_=tests.seen_samples.SeenSamples",
         f"+callbacks.seen.output_dir={probe}",
         log_dir=outputs,
@@ -180,13 +184,21 @@ def test_ddp_on_two_cpu_processes_shards_data_and_reduces_metrics(
         return json.loads((probe / f"{stage}_rank{rank}_epoch{epoch}.json").read_text())
 
     for epoch in (0, 1):
-        train = [seen("train", rank, epoch) for rank in (0, 1)]
-        assert [len(share) for share in train] == [268, 268]
-        assert sorted(train[0] + train[1]) == train_set  # none twice, none skipped
+        shares = [seen("train", rank, epoch) for rank in (0, 1)]
+        assert [len(share) for share in shares] == [268, 268]
+        assert sorted(shares[0] + shares[1]) == train_set  # none twice, none skipped
         val = [seen("val", rank, epoch) for rank in (0, 1)]
         assert [len(share) for share in val] == [32, 31]
         assert sorted(val[0] + val[1]) == val_set
     assert seen("train", 0, 0) != seen("train", 0, 1)  # a new permutation every epoch
+
+    # Rank r takes entries r, r+2, ... of the permutation, so one step of 2 x 32 samples is
+    # the same 64 samples as one process's batch of 64: the same training, up to rounding.
+    train(train_config(*settings, "data.batch_size=64", "logger=none", run="alone"))
+    weights = torch.load(member / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    alone = torch.load(tmp_path / "alone/checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    for name, tensor in alone.items():
+        assert torch.allclose(weights[name], tensor, rtol=1e-4, atol=1e-6), name
 
     metrics = json.loads((member / "metrics.json").read_text())
     # Logged values are over all ranks: equal to one process evaluating the same checkpoint.
