@@ -95,6 +95,9 @@ def test_datamodule_shards_training_with_padding_and_evaluation_without(tiny_dat
 def test_ddp_is_recognised_and_refused_under_launchers_that_cannot_start_ranks(tmp_path: Path):
     assert starts_processes(compose_config("train", ["trainer=ddp"], tmp_path))
     assert not starts_processes(compose_config("train", [], tmp_path))
+    assert not starts_processes(
+        compose_config("train", ["trainer=ddp", "trainer.devices=1"], tmp_path)
+    )
     spawn = compose_config("train", ["trainer=ddp", "trainer.strategy=ddp_spawn"], tmp_path)
     assert not starts_processes(spawn)
 
@@ -212,6 +215,6 @@ def test_ddp_on_two_cpu_processes_shards_data_and_reduces_metrics(
     # Only rank 0 writes: one run's files, plus the other rank's Hydra log.
     files = {p.relative_to(member).as_posix() for p in member.rglob("*") if p.is_file()}
     assert {"metrics.json", "checkpoints/best.ckpt", "checkpoints/last.ckpt"} <= files
-    assert {"csv/metrics.csv", "train.log", "train_ddp_process_1.log"} <= files
+    assert {"csv/metrics.csv", "confusion_matrix.png", "train_ddp_process_1.log"} <= files
     assert not any("version_" in name or "failed" in name for name in files)
     assert json.loads((member / "member.json").read_text())["overrides"][0] == "trainer=ddp"

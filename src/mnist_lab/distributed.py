@@ -32,6 +32,8 @@ def starts_processes(cfg: DictConfig) -> bool:
     strategy = cfg.trainer.get("strategy")
     if not isinstance(strategy, str) or not strategy.startswith("ddp"):
         return False
+    if cfg.trainer.get("devices", 1) == 1 and cfg.trainer.get("num_nodes", 1) == 1:
+        return False  # one process: nothing to start
     # ddp_spawn / ddp_fork / ddp_notebook start workers from this process, not a new command.
     return not any(kind in strategy for kind in ("spawn", "fork", "notebook"))
 
