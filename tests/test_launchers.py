@@ -80,12 +80,19 @@ def test_slurm_launcher_asks_one_task_per_device_and_lightnings_requeue_signal(
     assert sum(line.startswith("#SBATCH --signal") for line in lines) == 1
 
 
-def test_slurm_launcher_defaults_to_one_task_for_a_single_device_run(tmp_path: Path) -> None:
+def test_slurm_launcher_gives_a_single_device_run_one_task_on_one_node(monkeypatch) -> None:
     pytest.importorskip(SUBMITIT)
-    cfg = compose_config("train", ["hydra/launcher=slurm"], tmp_path)
-    assert cfg.trainer.devices == 1
-    launcher = OmegaConf.load(CONF_DIR / "hydra" / "launcher" / "slurm.yaml")
-    assert launcher.defaults == ["submitit_slurm"]  # the plugin's own settings underneath
+    from hydra import compose, initialize_config_dir
+
+    monkeypatch.delenv("MNIST_LAB_SLURM_PARTITION", raising=False)
+    monkeypatch.delenv("MNIST_LAB_SLURM_TIMEOUT_MIN", raising=False)
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", ["hydra/launcher=slurm"], return_hydra_config=True)
+    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    assert "num_nodes" not in cfg.trainer  # the default trainer: nodes falls back to 1
+    assert (launcher["nodes"], launcher["tasks_per_node"], launcher["gpus_per_node"]) == (1, 1, 1)
+    assert (launcher["partition"], launcher["timeout_min"]) == (None, 60)
+    assert launcher["_target_"].endswith("SlurmLauncher")  # submitit's settings underneath
 
 
 def _member_dir(tmp_path: Path, digest: str = "abc", **files: str) -> Path:
