@@ -80,10 +80,12 @@ class ConfusionMatrixFigure(L.Callback):
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Only classifiers keep a confusion matrix; autoencoders and GANs have none to draw.
-        has_matrix = hasattr(pl_module, "test_confusion")
-        if not trainer.is_global_zero or trainer.sanity_checking or not has_matrix:
+        if trainer.sanity_checking or not hasattr(pl_module, "test_confusion"):
             return
+        # Every rank computes: under data-parallel training this sums the ranks' matrices.
         matrix = pl_module.test_confusion.compute().cpu().numpy()
+        if not trainer.is_global_zero:
+            return
         datamodule = trainer.datamodule
         names = list(datamodule.spec.classes) if datamodule is not None else None
         names = names or [str(i) for i in range(len(matrix))]
