@@ -155,8 +155,10 @@ def write_run(
     (path / "csv" / "metrics.csv").write_text("\n".join(rows) + "\n")
 
 
-def fake_sweep(directory: Path) -> StepResult:
-    """Three members: two finished with different widths, one failed."""
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> StepResult:
+    """A collected sweep in <out>/E02_widths/train: two finished members, one failed."""
+    directory = tmp_path_factory.mktemp("out") / "E02_widths" / "train"
     write_run(directory / "0", ["width=8"], {"test/acc": 0.90, "val/acc_best": 0.91, "params": 100})
     write_run(
         directory / "1", ["width=64"], {"test/acc": 0.98, "val/acc_best": 0.975, "params": 900}
@@ -174,13 +176,13 @@ def target(**spec) -> Target:
     return parse_target(spec)
 
 
-def test_collecting_a_sweep_reports_it_and_names_the_failed_member(tmp_path: Path) -> None:
-    step = fake_sweep(tmp_path / "sweep")
+def test_collecting_a_sweep_reports_it_and_names_the_failed_member(sweep: StepResult) -> None:
+    step = sweep
     assert [run.name for run in step.runs] == ["0", "1", "2"]
     assert step.problem == "1 of 3 runs failed (run 2: loss became nan at step 3)"
     assert "| 1 | 64 |" in step.table
     assert {p.name for p in step.figures} >= {"learning_curves.png", "accuracy_vs_width.png"}
-    assert (tmp_path / "sweep" / "report.md").is_file()
+    assert (step.directory / "report.md").is_file()
 
 
 @pytest.mark.parametrize(
@@ -254,22 +256,22 @@ def test_collecting_a_sweep_reports_it_and_names_the_failed_member(tmp_path: Pat
     ],
 )
 def test_judging_targets_on_fake_runs(
-    tmp_path: Path, spec: dict, quick: bool, measured: float | None, status: str
+    sweep: StepResult, spec: dict, quick: bool, measured: float | None, status: str
 ) -> None:
-    result = EntryResult(entry_with(), tmp_path, [fake_sweep(tmp_path / "sweep")])
+    result = EntryResult(entry_with(), sweep.directory.parent, [sweep])
     verdict = judge(target(**spec), {"E02": result}, "E02", quick)
     assert verdict.status == status
     assert verdict.measured == (pytest.approx(measured) if measured is not None else None)
 
 
 def test_index_shows_commands_targets_tables_and_figures_with_relative_links(
-    tmp_path: Path,
+    sweep: StepResult,
 ) -> None:
-    out = tmp_path / "out"
+    out = sweep.directory.parent.parent
     goal = target(metric="test/acc", where={"width": "64"}, at_least=0.975, what="wide enough")
     other = target(metric="test/acc", entry="E03", above=0.5, what="needs E03")
     entry = entry_with(goal, other)
-    result = EntryResult(entry, out / entry.slug, [fake_sweep(out / entry.slug / "train")], 75)
+    result = EntryResult(entry, out / entry.slug, [sweep], 75)
     missing = Entry("E03", "Not run", ())
     index = render_index(out, [entry, missing], {"E02": result}, {"commit": "abc"})
     assert "- commit: abc" in index
