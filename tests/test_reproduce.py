@@ -232,6 +232,12 @@ def test_collecting_a_sweep_reports_it_and_names_the_failed_member(sweep: StepRe
             "missing: no finished run with test/acc (run 2 failed: loss became nan at step 3)",
         ),
         (
+            {"metric": "params", "over": "min", "among": {"metric": "val/acc_best", "above": 0.99}},
+            False,
+            None,
+            "missing: no finished run with val/acc_best > 0.99",
+        ),
+        (
             {"metric": "test/acc", "where": {"width": "3"}, "above": 0.5},
             False,
             None,

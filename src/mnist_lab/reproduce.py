@@ -79,7 +79,10 @@ class Measure:
         parts = [] if self.entry in (None, own_entry) else [self.entry]
         parts += [self.step] if self.step else []
         selection = ", ".join(f"{key}={value}" for key, value in self.where)
-        text = f"{self.over} of {self.metric}" if self.over else self.metric
+        if self.over == "count":
+            text = f"number of finished runs with {self.metric}"
+        else:
+            text = f"{self.over} of {self.metric}" if self.over else self.metric
         if self.among:
             text += f" among runs with {self.among}"
         if selection:
@@ -419,11 +422,12 @@ def measure_value(
     if not runs:
         selection = ", ".join(f"{k}={v}" for k, v in measure.where) or "any setting"
         return None, f"no run of {entry_id} {step.step.name} with {selection}"
-    candidates = [r for r in runs if r.status == "ok" and measure.metric in r.metrics]
-    if measure.among is not None:
-        candidates = [r for r in candidates if measure.among.holds(r)]
+    finished = [r for r in runs if r.status == "ok" and measure.metric in r.metrics]
+    candidates = [r for r in finished if measure.among is None or measure.among.holds(r)]
     if measure.over == "count":
         return float(len(candidates)), ""
+    if finished and not candidates:
+        return None, f"no finished run with {measure.among}"
     if not candidates:
         failed = [r for r in runs if r.status != "ok"]
         why = f"run {failed[0].name} {failed[0].status_text}" if failed else "none has it"
@@ -523,15 +527,16 @@ def targets_table(
 
 
 def verdict_summary(verdicts: Sequence[Verdict]) -> str:
-    """`2 of 3 met`, `quick: not judged`, or `-` when nothing is judged."""
+    """`2 of 3 met`; else `missing`, `quick: not judged`, `reported`, or `-` without targets."""
     judged = [v for v in verdicts if v.status in ("met", "not met")]
     if judged:
         met = sum(v.status == "met" for v in judged)
         missing = sum(v.status.startswith("missing") for v in verdicts)
         return f"{met} of {len(judged) + missing} met" + (f", {missing} missing" if missing else "")
-    if any(v.status.startswith("missing") for v in verdicts):
-        return "missing"
-    return "quick: not judged" if any(v.status == "quick: not judged" for v in verdicts) else "-"
+    for status in ("missing", "quick: not judged", "reported"):
+        if any(v.status.startswith(status) for v in verdicts):
+            return status
+    return "-"
 
 
 def render_index(
