@@ -2,7 +2,7 @@
 
 The catalogue is data (`conf/reproduce.yaml`): per experiment its commands, budgets and the
 seeds' targets. Every command runs as its own process (`python -m mnist_lab.train ...`) into
-`<out>/<id>_<slug>/<step>/`, `mnist_lab.report` then draws each step's figures and table, and
+`<out>/<id>_<name>/<step>/`, `mnist_lab.report` then draws each step's figures and table, and
 `index.md` puts commands, wall times, figures, tables and targets (met or not) side by side.
 A failed experiment is marked as such and the others still run.
 
@@ -655,8 +655,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m mnist_lab.reproduce",
         description="Run every experiment of the catalogue (conf/reproduce.yaml) at its "
-        "documented budget, report each, and write index.md with the figures, tables and "
-        "the seeds' targets, met or not.",
+        "documented budget (the index says where one is shrunk), report each, and write "
+        "index.md with the figures, tables and the seeds' targets, met or not.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="tiny budgets (minutes): check that everything runs"
@@ -666,7 +666,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--out",
         type=Path,
         help="folder for everything (default: $MNIST_LAB_LOG_DIR or outputs, "
-        "then reproduce/<date>_<time>)",
+        "then reproduce/<date>_<time>, with _quick under --quick)",
     )
     parser.add_argument(
         "--jobs",
@@ -680,7 +680,6 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="print the commands and the planned time; run nothing",
     )
-    parser.add_argument("--catalogue", type=Path, default=CATALOGUE, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -689,12 +688,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
     console = Console(highlight=False, soft_wrap=True)
     try:
-        catalogue = load_catalogue(args.catalogue)
+        catalogue = load_catalogue()
         entries = select(catalogue, args.only)
     except LabError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S") + ("_quick" if args.quick else "")
     log_dir = Path(os.environ.get("MNIST_LAB_LOG_DIR", "outputs"))
     out = args.out or log_dir / "reproduce" / stamp
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
