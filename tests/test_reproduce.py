@@ -270,6 +270,20 @@ def test_judging_targets_on_fake_runs(
     assert verdict.measured == (pytest.approx(measured) if measured is not None else None)
 
 
+def test_a_step_of_another_module_is_judged_from_its_metrics_json(tmp_path: Path) -> None:
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "scratch" / "metrics.json").write_text(json.dumps({"test/acc": 0.93}))
+    (tmp_path / "scratch" / "curves.png").write_bytes(b"png")
+    step = Step("scratch", "scratch", ("softmax", "--out", "{dir}"))
+    command = step_command(step, tmp_path / "scratch", {}, threads=1)
+    assert command[2:] == ["mnist_lab.scratch", "softmax", "--out", str(tmp_path / "scratch")]
+    collected = collect_step(StepResult(step, command, tmp_path / "scratch", returncode=0), Path())
+    assert [p.name for p in collected.figures] == ["curves.png"]
+    result = EntryResult(Entry("E20", "Scratch", (step,)), tmp_path, [collected])
+    verdict = judge(target(metric="test/acc", at_least=0.9), {"E20": result}, "E20")
+    assert (verdict.measured, verdict.status) == (0.93, "met")
+
+
 def test_index_shows_commands_targets_tables_and_figures_with_relative_links(
     sweep: StepResult,
 ) -> None:

@@ -32,7 +32,7 @@ import yaml
 from rich.console import Console
 
 from mnist_lab import LabError
-from mnist_lab.report import Run, find_runs, markdown_table, write_report
+from mnist_lab.report import Run, find_runs, load_run, markdown_table, write_report
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "conf" / "reproduce.yaml"
 
@@ -348,9 +348,15 @@ def run_step(command: list[str], step: Step, directory: Path, log: Path) -> Step
 
 
 def collect_step(result: StepResult, log: Path) -> StepResult:
-    """Report on the runs a finished step left (train steps), find its figures and problems."""
+    """Report on the runs a finished step left, find its figures and problems.
+
+    Train steps leave Hydra runs; another module's step counts as one run when it writes
+    `metrics.json` into its folder, so its targets can be judged too.
+    """
     directory = result.directory
-    if result.step.module == "train" and directory.is_dir():
+    if result.step.module != "train" and (directory / "metrics.json").is_file():
+        result.runs = [load_run(directory)]
+    elif result.step.module == "train" and directory.is_dir():
         try:
             result.runs = find_runs(directory)
             for run in result.runs:
