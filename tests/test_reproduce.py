@@ -301,6 +301,7 @@ def test_index_shows_commands_targets_tables_and_figures_with_relative_links(
     assert "| wide enough (`test/acc [width=64] >= 0.975`) | " in index
     assert "| 0.9800 | **met** |" in index
     assert "missing: E03 was not run" in index
+    assert "Some targets read the runs of [E03](#e03)." in index
     assert "![learning_curves.png](E02_widths/train/learning_curves.png)" in index
     assert "[log](E02_widths/train.log)" in index
     assert "| 1 | 64 |" in index  # the report's table

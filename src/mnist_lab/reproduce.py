@@ -562,6 +562,7 @@ def render_index(
         )
     lines += ["", "| # | experiment | status | wall time | targets |", "|---|---|---|---:|---|"]
     sections = []
+    slugs = {entry.id: entry.slug for entry in entries}
     for entry in entries:
         result = results.get(entry.id)
         table, verdicts = targets_table(entry, results, quick)
@@ -572,21 +573,29 @@ def render_index(
             f"| {entry.id} | [{_cell(entry.title)}](#{anchor}) | {_cell(status[:120])} "
             f"| {seconds} | {verdict_summary(verdicts)} |"
         )
-        sections.append(_entry_section(out, entry, result, table, status, seconds, anchor))
+        others = sorted(
+            {
+                measure.entry
+                for target in entry.targets
+                for measure in (target.measure, target.reference)
+                if isinstance(measure, Measure) and measure.entry not in (None, entry.id)
+            }
+        )
+        reads = ", ".join(f"[{other}](#{slugs.get(other, other).lower()})" for other in others)
+        sections.append(
+            _entry_section(out, entry, result, table, f"{status}. Wall time: {seconds}", reads)
+        )
     return "\n".join([*lines, "", *sections])
 
 
 def _entry_section(
-    out: Path,
-    entry: Entry,
-    result: EntryResult | None,
-    targets: str,
-    status: str,
-    seconds: str,
-    anchor: str,
+    out: Path, entry: Entry, result: EntryResult | None, targets: str, status: str, reads: str
 ) -> str:
+    anchor = entry.slug.lower()
     lines = [f'<a id="{anchor}"></a>', "", f"## {entry.id}: {entry.title}", ""]
-    lines.append(f"Status: {status}. Wall time: {seconds}.")
+    lines.append(f"Status: {status}.")
+    if reads:
+        lines += ["", f"Some targets read the runs of {reads}."]
     if entry.budget:
         lines += ["", f"Budget: {entry.budget}."]
     if entry.targets:
