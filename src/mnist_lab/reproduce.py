@@ -109,6 +109,8 @@ class Step:
     module: str
     arguments: tuple[str, ...]
     quick: tuple[str, ...] = ()
+    # False: under --quick only `quick` is added, not the catalogue's `quick_train`
+    quick_train: bool = True
 
     @property
     def multirun(self) -> bool:
@@ -200,11 +202,13 @@ def parse_target(spec: Mapping[str, Any], where: str = "target") -> Target:
 
 
 def _step(name: str, spec: str | Mapping[str, Any], where: str) -> Step:
-    command, quick = (spec, None) if isinstance(spec, str) else (spec["command"], spec.get("quick"))
-    words = _split(command)
+    spec = {"command": spec} if isinstance(spec, str) else spec
+    words = _split(spec.get("command"))
     if not words:
         raise LabError(f"{where}: step {name!r} has no command")
-    return Step(str(name), words[0], words[1:], _split(quick))
+    return Step(
+        str(name), words[0], words[1:], _split(spec.get("quick")), spec.get("quick_train", True)
+    )
 
 
 def load_catalogue(path: str | Path = CATALOGUE) -> Catalogue:
@@ -275,7 +279,8 @@ def step_command(
     if step.module == "train":
         run_dir = "hydra.sweep.dir" if step.multirun else "hydra.run.dir"
         extra = [f"{run_dir}={directory}", *PLUMBING.format(threads=threads).split()]
-        arguments = merge_overrides(arguments, [*extra, *(quick_train if quick else ())])
+        quick_budget = quick_train if quick and step.quick_train else ()
+        arguments = merge_overrides(arguments, [*extra, *quick_budget])
     if quick:
         arguments = merge_overrides(arguments, step.quick)
     return [sys.executable, "-m", f"mnist_lab.{step.module}", *arguments]
