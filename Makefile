@@ -2,7 +2,7 @@
 PYTHON ?= python3
 DATA_DIR ?= $(if $(MNIST_LAB_DATA_DIR),$(MNIST_LAB_DATA_DIR),data)
 
-.PHONY: install train test test-fast lint format tensorboard benchmark clean
+.PHONY: install train test test-fast lint format tensorboard benchmark reproduce reproduce-quick clean
 
 install:  ## CPU torch first (a plain `pip install torch` pulls GBs of CUDA), then the lab
 	$(PYTHON) -m pip install torch==2.13.0
@@ -28,6 +28,12 @@ tensorboard:
 
 benchmark:  ## seconds per epoch: lab vs plain PyTorch loop vs per-sample DataLoader
 	$(PYTHON) benchmarks/epoch_speed.py
+
+reproduce:  ## the whole catalogue E1-E23 at its budgets (about 25 min on 2 cores), with index.md
+	$(PYTHON) -m mnist_lab.reproduce
+
+reproduce-quick:  ## the same commands on tiny budgets (a few minutes): does everything run?
+	$(PYTHON) -m mnist_lab.reproduce --quick
 
 clean:
 	rm -rf outputs multirun lightning_logs .pytest_cache .ruff_cache

@@ -6,12 +6,30 @@ torch and Lightning are imported when there is training to do.
 
 from __future__ import annotations
 
-import hydra
-from omegaconf import DictConfig
+from collections.abc import Sequence
+from pathlib import Path
 
-from mnist_lab.cli import entry_point, run_task
+import hydra
+from omegaconf import DictConfig, open_dict
+
+from mnist_lab.cli import CONF_DIR, entry_point, run_task
+from mnist_lab.config import check_config
 from mnist_lab.distributed import own_process_group
 from mnist_lab.sweeps import resume_member
+
+
+def compose_config(overrides: Sequence[str] = (), output_dir: str | Path = "outputs") -> DictConfig:
+    """The config `python -m mnist_lab.train <overrides>` would train, writing into `output_dir`.
+
+    For notebooks and scripts, where no Hydra app sets the run dir; checked like the command
+    line's (ConfigError names a value the lab does not accept). Train it with `train(cfg)`.
+    """
+    with hydra.initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = hydra.compose("train", overrides=list(overrides))
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+    check_config(cfg)
+    return cfg
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
