@@ -8,7 +8,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from mnist_lab.callbacks import ModeCollapse
+from mnist_lab.callbacks import ModeCollapse, train_judge
 from mnist_lab.models.gan import GAN
 from mnist_lab.nets.gan import ConvGAN, DenseGAN
 from mnist_lab.train import train
@@ -64,3 +64,12 @@ def test_mode_collapse_measure_sees_ten_classes_in_real_images_and_one_in_copies
     again = ModeCollapse(cache_dir=str(tmp_path))
     again.load_judge(datamodule)
     assert again.measure(images[:1].repeat(10, 1, 1, 1))[1] == 1
+
+
+def test_training_the_judge_leaves_the_runs_random_stream_alone() -> None:
+    images, labels = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    train_judge(images, labels, num_classes=10, epochs=1)
+    assert torch.equal(torch.rand(3), expected)
