@@ -10,6 +10,7 @@ import hydra
 from omegaconf import DictConfig
 
 from mnist_lab.cli import entry_point, run_task
+from mnist_lab.resume import resume_arguments
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -73,4 +74,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    entry_point(main)
+    entry_point(main, config_name="train", rewrite=resume_arguments)
