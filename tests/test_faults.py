@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -51,6 +52,7 @@ COMPARED = ("train/loss_epoch", "train/acc", "val/loss", "val/acc", "val/acc_bes
 
 
 def start_train(arguments: list[str], outputs: Path, data_dir: Path) -> subprocess.Popen:
+    """A training process; its stderr goes to a file (a full pipe nobody reads would block it)."""
     env = dict(
         os.environ,
         MNIST_LAB_LOG_DIR=str(outputs),
@@ -58,15 +60,22 @@ def start_train(arguments: list[str], outputs: Path, data_dir: Path) -> subproce
         MPLBACKEND="Agg",
     )
     command = [sys.executable, "-m", "mnist_lab.train", *RUN, *arguments]
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    outputs.mkdir(parents=True, exist_ok=True)
+    log = outputs / f"stderr-{len(list(outputs.glob('stderr-*')))}.txt"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True
+        )
+    process.log = log  # type: ignore[attr-defined]
+    return process
+
+
+def stderr_of(process: subprocess.Popen) -> str:
+    return process.log.read_text()  # type: ignore[attr-defined]
 
 
 def epoch_rows(run: Path) -> list[tuple[int, str]]:
     """(epoch, val/acc) of every row of the run's CSV log that has a validation accuracy."""
-    import csv
-
     with (run / "csv" / "metrics.csv").open() as file:
         return [(int(r["epoch"]), r["val/acc"]) for r in csv.DictReader(file) if r["val/acc"]]
 
@@ -75,7 +84,7 @@ def wait_for(marker: Path, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + 120
     while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
-    assert marker.exists(), process.communicate()[1][-3000:]
+    assert marker.exists(), stderr_of(process)[-3000:]
 
 
 def pause_at(marker: Path) -> str:
@@ -96,8 +105,9 @@ def test_runs_killed_mid_epoch_resume_to_the_same_numbers(tmp_path: Path, tiny_d
     assert [(r / "checkpoints" / "last.ckpt").is_file() for r in runs.iterdir()] == [True, True]
     killed.send_signal(signal.SIGKILL)
     stopped.send_signal(signal.SIGTERM)
-    _, killed_err = killed.communicate(timeout=120)
-    _, stopped_err = stopped.communicate(timeout=120)
+    killed.wait(timeout=120)
+    stopped.wait(timeout=120)
+    killed_err, stopped_err = stderr_of(killed), stderr_of(stopped)
     assert killed.returncode == -signal.SIGKILL, killed_err[-3000:]
     assert stopped.returncode == 128 + signal.SIGTERM, stopped_err[-3000:]
 
@@ -121,7 +131,7 @@ def test_runs_killed_mid_epoch_resume_to_the_same_numbers(tmp_path: Path, tiny_d
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming {killed_run} from checkpoints/last.ckpt" in resumed.stdout
-    assert reference.wait(timeout=120) == 0, reference.stderr.read()[-3000:]
+    assert reference.wait(timeout=120) == 0, stderr_of(reference)[-3000:]
     (reference_run,) = list((outputs / "reference" / "runs").iterdir())
 
     assert len(list(runs.iterdir())) == 2  # resumed in place, no new run dir
