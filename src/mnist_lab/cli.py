@@ -54,6 +54,7 @@ def _flat_keys(node: DictConfig, prefix: str = "") -> list[str]:
     return keys
 
 
+_MISSING = object()
 _ENUMERABLE = (ValueType.CHOICE_SWEEP, ValueType.SIMPLE_CHOICE_SWEEP, ValueType.RANGE_SWEEP)
 
 
@@ -117,19 +118,16 @@ def check_overrides(arguments: list[str], config_name: str, conf_dir: Path = CON
             if bad is None:
                 raise LabError(" ".join(str(error).splitlines()[0].split())) from None
             key = bad.group(1)
-            argument = next(a for a in single if a.lstrip("+~").split("=", 1)[0] == key)
+            argument = next((a for a in single if a.lstrip("+~").split("=", 1)[0] == key), key)
             rest = [a for a in single if a != argument]
             raise _unknown_key_error(argument, key, compose(config_name, overrides=rest)) from None
     for key in keys_only:
         is_group = (conf_dir / key.replace(".", "/")).is_dir()
         if not is_group and OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
-            argument = next(a for a in arguments if a.lstrip("+~").split("=", 1)[0] == key)
+            argument = next((a for a in arguments if a.lstrip("+~").split("=", 1)[0] == key), key)
             raise _unknown_key_error(argument, key, cfg)
     if not any(a in ("-m", "--multirun") for a in arguments):
         check_config(cfg)
-
-
-_MISSING = object()
 
 
 def entry_point(
