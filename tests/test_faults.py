@@ -171,6 +171,10 @@ def test_resume_arguments_bring_back_the_runs_own_overrides(tmp_path: Path, monk
     assert resume_arguments([f"ckpt_path={newest}"])[:2] == ["model.net.hidden_dims=[16]", "seed=1"]
     plain = ["ckpt_path=model.ckpt", "seed=2"]
     assert resume_arguments(plain) == plain  # a checkpoint file: Lightning resumes in a new run
+    with pytest.raises(LabError, match=r"is a directory without checkpoints/last.ckpt; give a run"):
+        resume_arguments([f"ckpt_path={tmp_path}"])
+    with pytest.raises(LabError, match="resumes a single run; drop -m/--multirun"):
+        resume_arguments(["-m", "ckpt_path=last"])
 
 
 def test_a_failed_save_leaves_the_previous_checkpoint_loadable(

@@ -126,7 +126,9 @@ def download(spec: DatasetSpec, folder: Path, stems: Sequence[str], timeout: flo
                 )
                 break
             except Exception as error:  # noqa: BLE001 - any mirror failure means "try the next"
-                failures.append(f"{mirror}: {str(error).splitlines()[0][:200]}")
+                # The first sentence says what went wrong; pooch's advice after it is long.
+                reason = str(error).splitlines()[0].split(". ")[0][:200]
+                failures.append(f"{mirror}: {reason}")
         else:
             raise DataNotFoundError(
                 f"{spec.name} download failed: could not fetch {stem}.gz into {folder} "
