@@ -6,7 +6,7 @@ DATA_DIR ?= $(if $(MNIST_LAB_DATA_DIR),$(MNIST_LAB_DATA_DIR),data)
 
 install:  ## CPU torch first (a plain `pip install torch` pulls GBs of CUDA), then the lab
 	$(PYTHON) -m pip install torch==2.13.0
-	$(PYTHON) -m pip install -e ".[dev,sweeps]"
+	$(PYTHON) -m pip install -e ".[dev,sweeps,slurm]"
 
 train:  ## default run: MLP 784-200-100-10 on MNIST, CPU
 	$(PYTHON) -m mnist_lab.train

@@ -12,7 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_lab.report import find_runs, legend_labels, load_run, main, summary_table, swept_keys
+from mnist_lab.report import (
+    find_runs,
+    legend_labels,
+    load_run,
+    main,
+    seed_table,
+    summary_table,
+    swept_keys,
+)
 
 CSV_COLUMNS = [
     "epoch",
@@ -269,3 +277,28 @@ def test_gan_run_gets_loss_mode_collapse_and_sample_sequence_figures(tmp_path: P
     assert titles == ["epoch 1", "epoch 5", "epoch 8", "epoch 12"]
     (curve,) = figures["gan_losses.png"].axes[0].get_lines()[:1]
     assert list(curve.get_ydata()) == [1.0 + e for e in range(12)]
+
+
+def test_seed_table_names_the_smallest_setting_that_passes_for_every_seed(tmp_path: Path):
+    results = {"[1]": [0.75, 0.75], "[2]": [1.0, 0.75], "[4]": [1.0, 1.0], "[8]": [1.0, 1.0]}
+    for index, (width, accuracies) in enumerate(results.items()):
+        for seed, accuracy in enumerate(accuracies):
+            units = int(width[1:-1])
+            write_run(
+                tmp_path / f"{index}{seed}",
+                [f"model.net.hidden_dims={width}", f"seed={seed}"],
+                [accuracy],
+                [units],
+                params=5 * units + 2,
+                test_acc=accuracy,
+            )
+    table = seed_table(find_runs(tmp_path))
+    assert table.startswith(
+        "Smallest model.net.hidden_dims with best val acc > 0.97 for every seed: [4] "
+        "(22 parameters)"
+    )
+    assert "| [2] | 12 | 1 of 2 | 0.8750 | 0.7500 |" in table
+    assert main([str(tmp_path)]) == 0
+    assert table in (tmp_path / "report.md").read_text()
+    # a sweep without seeds has no such table
+    assert seed_table(find_runs(tmp_path / "00")) == ""

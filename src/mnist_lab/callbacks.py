@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import platform
 import random
 import time
@@ -18,12 +19,14 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.model_summary import ModelSummary
 from matplotlib.figure import Figure
 from torch import nn
+from torch.nn.utils import parameters_to_vector
 
 from mnist_lab import LabError
 from mnist_lab.loggers import CSVLogger
 from mnist_lab.nets.cnn import CNN
 from mnist_lab.plots import (
     confusion_matrix_figure,
+    decision_boundary_figure,
     embedding_comparison_figure,
     image_grid,
     reconstruction_figure,
@@ -80,10 +83,12 @@ class ConfusionMatrixFigure(L.Callback):
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Only classifiers keep a confusion matrix; autoencoders and GANs have none to draw.
-        has_matrix = hasattr(pl_module, "test_confusion")
-        if not trainer.is_global_zero or trainer.sanity_checking or not has_matrix:
+        if trainer.sanity_checking or not hasattr(pl_module, "test_confusion"):
             return
+        # Every rank computes: under data-parallel training this sums the ranks' matrices.
         matrix = pl_module.test_confusion.compute().cpu().numpy()
+        if not trainer.is_global_zero:
+            return
         datamodule = trainer.datamodule
         names = list(datamodule.spec.classes) if datamodule is not None else None
         names = names or [str(i) for i in range(len(matrix))]
@@ -92,6 +97,56 @@ class ConfusionMatrixFigure(L.Callback):
         self.path = _save(fig, self.output_dir, self.filename)
         if (tensorboard := _tensorboard(trainer)) is not None:
             tensorboard.experiment.add_figure("test/confusion_matrix", fig, trainer.global_step)
+
+
+class DecisionBoundary(L.Callback):
+    """After fitting a model on 2-D points, draws its decision regions with the training points.
+
+    Saved as `decision_boundary.png` and sent to TensorBoard; runs on image data are skipped,
+    so the callback can stay in the default set.
+    """
+
+    def __init__(self, output_dir: str | None = None, resolution: int = 200, margin: float = 0.2):
+        self.output_dir = output_dir
+        self.resolution = resolution
+        self.margin = margin
+        self.path: Path | None = None
+
+    @torch.no_grad()
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        datamodule = trainer.datamodule
+        if not trainer.is_global_zero or tuple(getattr(datamodule, "image_shape", ())) != (2,):
+            return
+        points, labels = datamodule.on_device("train")
+        low, high = points.min(0).values, points.max(0).values
+        pad = self.margin * (high - low).clamp(min=1.0)
+        axes = [
+            torch.linspace(lo - p, hi + p, self.resolution, device=points.device)
+            for lo, hi, p in zip(low.tolist(), high.tolist(), pad.tolist(), strict=True)
+        ]
+        grid_y, grid_x = torch.meshgrid(axes[1], axes[0], indexing="ij")
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            grid = torch.stack([grid_x.flatten(), grid_y.flatten()], dim=1)
+            probabilities = pl_module(grid).softmax(-1)
+            accuracy = (pl_module(points).argmax(-1) == labels).float().mean().item()
+        finally:
+            pl_module.train(was_training)
+        shape = (*grid_x.shape, probabilities.shape[-1])
+        fig = decision_boundary_figure(
+            grid_x.cpu().numpy(),
+            grid_y.cpu().numpy(),
+            probabilities.reshape(shape).cpu().numpy(),
+            points.cpu().numpy(),
+            labels.cpu().numpy(),
+            list(datamodule.spec.classes),
+            title=f"{datamodule.spec.name} after {trainer.current_epoch} epochs: "
+            f"train acc {accuracy:.3f}",
+        )
+        self.path = _save(fig, self.output_dir, "decision_boundary.png")
+        if (tensorboard := _tensorboard(trainer)) is not None:
+            tensorboard.experiment.add_figure("decision_boundary", fig, trainer.global_step)
 
 
 class EpochTimer(L.Callback):
@@ -258,6 +313,71 @@ class LastBatchLosses(L.Callback):
         if self.output_dir:
             path = Path(self.output_dir) / "last_batch_losses.json"
             path.write_text(json.dumps(values) + "\n")
+
+
+class ParameterTrajectory(L.Callback):
+    """Records the network's parameters as one flat vector a few times per epoch (E15).
+
+    Snapshots: the initial weights, `snapshots_per_epoch` evenly spaced training steps of
+    every epoch (the last one ends the epoch) and the final weights, saved with their step and
+    epoch as `<output_dir>/trajectory.pt` for `python -m mnist_lab.landscape`. Only trainable
+    parameters move along the trajectory; buffers (BatchNorm statistics) are saved as they end.
+    """
+
+    def __init__(
+        self,
+        output_dir: str | None = None,
+        snapshots_per_epoch: int = 4,
+        filename: str = "trajectory.pt",
+    ) -> None:
+        self.output_dir = output_dir
+        self.snapshots_per_epoch = snapshots_per_epoch
+        self.filename = filename
+        self.snapshots: list[torch.Tensor] = []
+        self.steps: list[int] = []
+        self.epochs: list[float] = []
+        self.path: Path | None = None
+        self._record_at: set[int] = set()
+
+    def _record(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: float) -> None:
+        # A copy on the host: the snapshots must not pile up in GPU memory.
+        vector = parameters_to_vector(pl_module.net.parameters()).detach()
+        self.snapshots.append(vector.to("cpu", torch.float32, copy=True))
+        self.steps.append(trainer.global_step)
+        self.epochs.append(epoch)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        batches = int(trainer.num_training_batches)
+        count = self.snapshots_per_epoch
+        self._record_at = {math.ceil((k + 1) * batches / count) - 1 for k in range(count)}
+        if not self.snapshots:
+            self._record(trainer, pl_module, float(trainer.current_epoch))
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        if batch_idx in self._record_at:
+            fraction = (batch_idx + 1) / trainer.num_training_batches
+            self._record(trainer, pl_module, trainer.current_epoch + fraction)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.steps and self.steps[-1] != trainer.global_step:  # stopped mid-epoch
+            self._record(trainer, pl_module, trainer.global_step / trainer.num_training_batches)
+        if not trainer.is_global_zero or not self.output_dir or not self.snapshots:
+            return
+        net = pl_module.net
+        self.path = Path(self.output_dir) / self.filename
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "params": torch.stack(self.snapshots),
+                "steps": torch.tensor(self.steps),
+                "epochs": torch.tensor(self.epochs),
+                "names": [name for name, _ in net.named_parameters()],
+                "buffers": {name: b.detach().cpu() for name, b in net.named_buffers()},
+            },
+            self.path,
+        )
 
 
 class Reconstructions(L.Callback):

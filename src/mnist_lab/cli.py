@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import shutil
 import signal
@@ -22,6 +23,9 @@ from mnist_lab.config import ConfigError, check_config
 T = TypeVar("T")
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+# conf/scratch/*.yaml reach the lab's paths/ and hydra/ groups through this (their searchpath),
+# so the NumPy entry points work from any directory.
+os.environ.setdefault("MNIST_LAB_CONF_DIR", str(CONF_DIR))
 
 
 def check_group_choices(arguments: list[str], conf_dir: Path = CONF_DIR) -> None:
@@ -37,10 +41,11 @@ def check_group_choices(arguments: list[str], conf_dir: Path = CONF_DIR) -> None
         if key.startswith("hydra") or not group.is_dir() or "(" in value:
             continue
         options = sorted(p.stem for p in group.glob("*.yaml"))
+        where = f"conf/{group.relative_to(CONF_DIR)}" if group.is_relative_to(CONF_DIR) else group
         for choice in value.split(","):
             if choice not in options and choice != "null":
                 raise LabError(
-                    f"{key}={choice!r} is not a config in conf/{key}/; choose one of "
+                    f"{key}={choice!r} is not a config in {where}/; choose one of "
                     f"{', '.join(options)}"
                 )
 
@@ -132,24 +137,25 @@ def check_overrides(arguments: list[str], config_name: str, conf_dir: Path = CON
 
 def entry_point(
     hydra_main: Callable[[], object],
+    conf_dir: Path = CONF_DIR,
     config_name: str | None = None,
     rewrite: Callable[[list[str]], list[str]] | None = None,
 ) -> None:
     """Run a Hydra main function once the command line has passed the lab's checks.
 
-    `rewrite` may expand arguments first (train's resume); with `config_name`, the composed
-    config is checked before Hydra creates a run directory. `--help`, `--cfg` and the other
-    Hydra flags skip the checks and go straight to Hydra.
+    Groups live under `conf_dir`. `rewrite` may expand arguments first (train's resume); with
+    `config_name`, the composed config is checked before Hydra creates a run directory.
+    `--help`, `--cfg` and the other Hydra flags skip the checks and go straight to Hydra.
     """
     arguments = sys.argv[1:]
     try:
-        check_group_choices(arguments)
+        check_group_choices(arguments, conf_dir)
         hydra_flags = [a for a in arguments if a.startswith("-") and a not in ("-m", "--multirun")]
         if not hydra_flags:
             if rewrite is not None:
                 arguments = rewrite(arguments)
             if config_name is not None:
-                check_overrides(arguments, config_name)
+                check_overrides(arguments, config_name, conf_dir)
     except LabError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

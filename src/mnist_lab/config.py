@@ -20,6 +20,7 @@ from mnist_lab.choices import (
     INITS,
     OPTIMIZERS,
     SCHEDULERS,
+    TOY_DATASETS,
     VAL_SPLITS,
 )
 from mnist_lab.data.datasets import DATASETS
@@ -61,6 +62,10 @@ def positive_int_list(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and all(positive_int(v) for v in value)
 
 
+def boolean(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
 def one_of(choices: tuple[str, ...]) -> Callable[[Any], bool]:
     return lambda value: value in choices
 
@@ -81,7 +86,14 @@ def _choices(choices: tuple[str, ...] | list[str]) -> str:
 
 
 RULES = (
-    Rule("data.name", one_of(tuple(DATASETS)), _choices(sorted(DATASETS))),
+    # MNIST-format datasets (data=mnist, fashion_mnist) and the toy 2-D problems (data=toy2d)
+    Rule(
+        "data.name",
+        one_of((*DATASETS, *TOY_DATASETS)),
+        _choices(sorted(DATASETS) + list(TOY_DATASETS)),
+    ),
+    Rule("data.n_samples", positive_int, "an integer >= 1"),
+    Rule("data.noise", non_negative_number, "a number >= 0"),
     Rule("data.batch_size", positive_int, "an integer >= 1"),
     Rule("data.eval_batch_size", positive_int, "an integer >= 1"),
     Rule("data.val_fraction", open_fraction, "a number strictly between 0 and 1"),
@@ -99,9 +111,26 @@ RULES = (
     Rule("model.net.init", one_of(INITS), _choices(INITS)),
     Rule("model.net.dropout_p", probability, "a number in [0, 1]"),
     Rule("model.net.head_dropout_p", probability, "a number in [0, 1]"),
+    Rule("callbacks.trajectory.snapshots_per_epoch", positive_int, "an integer >= 1"),
     Rule("trainer.max_epochs", positive_int, "an integer >= 1"),
     Rule("trainer.accelerator", one_of(ACCELERATORS), _choices(ACCELERATORS)),
     Rule("seed", _is_int, "an integer"),
+    # the from-scratch NumPy classifiers (conf/scratch/)
+    Rule("epochs", positive_int, "an integer >= 1"),
+    Rule("threads", optional(positive_int), "null or an integer >= 1"),
+    Rule("optimizer.learning_rate", positive_number, "a number > 0"),
+    Rule("optimizer.weight_decay", non_negative_number, "a number >= 0"),
+    Rule("model.hidden_size", positive_int, "an integer >= 1"),
+    Rule("model.init_std", positive_number, "a number > 0"),
+    Rule("model.relu_scores", boolean, "true or false"),
+    # the toy regression problem (conf/scratch/toy.yaml)
+    Rule("toy.n_train", positive_int, "an integer >= 1"),
+    Rule("toy.n_test", positive_int, "an integer >= 1"),
+    Rule("toy.batch_size", positive_int, "an integer >= 1"),
+    Rule("toy.epochs", positive_int, "an integer >= 1"),
+    Rule("toy.learning_rate", positive_number, "a number > 0"),
+    Rule("toy.weight_decay", non_negative_number, "a number >= 0"),
+    Rule("toy.init_std", positive_number, "a number > 0"),
 )
 
 

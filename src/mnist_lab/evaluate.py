@@ -57,7 +57,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run_cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     # The run's interpolations (paths, seed) resolve against this evaluation's values.
     run_cfg.paths = cfg.paths
-    run_cfg.data.data_dir = cfg.data_dir
+    if "data_dir" in run_cfg.data:  # generated data (toy 2-D problems) has no folder
+        run_cfg.data.data_dir = cfg.data_dir
     L.seed_everything(cfg.seed, verbose=False)
     datamodule = instantiate(run_cfg.data)
     model = get_class(run_cfg.model._target_).load_from_checkpoint(checkpoint, map_location="cpu")
@@ -72,7 +73,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         tested = sorted((k, v) for k, v in metrics.items() if k.startswith("test/"))
         summary = ", ".join(f"{name} {value:.4f}" for name, value in tested)
     print(f"checkpoint {checkpoint}")
-    print(f"{summary} on {len(datamodule.splits['test'][1])} {datamodule.spec.name} test images")
+    tested_on = f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} test"
+    print(f"{summary} on {tested_on} {datamodule.spec.items}")
     if confusion.path is not None:
         print(f"confusion matrix {confusion.path}")
     return metrics

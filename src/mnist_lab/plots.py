@@ -418,3 +418,176 @@ def image_sequence_figure(
         ax.set_title(label)
     fig.suptitle(title)
     return fig
+
+
+def loss_curves_by_panel_figure(
+    curves: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]],
+    baselines: Mapping[str, float],
+    title: str,
+) -> Figure:
+    """One panel per task, one colour per model, train solid and test dashed, log-scale loss.
+
+    `curves[task][model][split]` holds one value per epoch; `baselines[task]`, drawn grey, is
+    the loss of always predicting the mean (the targets' variance).
+    """
+    fig = Figure(figsize=(4.2 * len(curves), 4.2), layout="constrained")
+    axes = fig.subplots(1, len(curves), squeeze=False)[0]
+    for ax, (task, by_model) in zip(axes, curves.items(), strict=True):
+        colors = _series_colors(len(by_model))
+        for color, (model, by_split) in zip(colors, by_model.items(), strict=True):
+            for split, values in by_split.items():
+                epochs = np.arange(1, len(values) + 1)
+                style = "-" if split == "train" else "--"
+                ax.plot(epochs, values, style, color=color, label=f"{model} {split}")
+        if task in baselines:
+            ax.axhline(baselines[task], color="gray", lw=1, ls=":", label="predict the mean")
+        ax.set_yscale("log")
+        ax.set_title(task)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("squared error (log scale)")
+    _add_legend(fig, title)
+    return fig
+
+
+def decision_boundary_figure(
+    grid_x: np.ndarray,
+    grid_y: np.ndarray,
+    probabilities: np.ndarray,
+    points: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    title: str = "",
+) -> Figure:
+    """A 2-D classifier's regions with the data points, in the style of TensorFlow Playground.
+
+    `probabilities` [h, w, classes] are the model's outputs at the grid (`grid_x`, `grid_y`,
+    each [h, w]); a cell takes its predicted class's colour, paler where the model is less sure.
+    """
+    probabilities = np.asarray(probabilities, dtype=float)
+    n_classes = probabilities.shape[-1]
+    colors = np.array([matplotlib.colors.to_rgb(f"C{i % 10}") for i in range(n_classes)])
+    predicted = probabilities.argmax(-1)
+    # 0 where the model is at chance, 1 where it is certain
+    certainty = (probabilities.max(-1) - 1 / n_classes) / (1 - 1 / n_classes)
+    shade = 0.15 + 0.55 * certainty[..., None]
+    image = 1 - shade * (1 - colors[predicted])
+    fig = Figure(figsize=(5.6, 5.2), layout="constrained")
+    ax = fig.add_subplot()
+    extent = (grid_x.min(), grid_x.max(), grid_y.min(), grid_y.max())
+    ax.imshow(image, origin="lower", extent=extent, aspect="auto", interpolation="bilinear")
+    # Two classes: the smooth p = 0.5 line; more: the edges between predicted regions.
+    field, levels = (
+        (probabilities[..., 1], [0.5])
+        if n_classes == 2
+        else (predicted, np.arange(1, n_classes) - 0.5)
+    )
+    if field.min() < levels[-1] and field.max() > levels[0]:
+        ax.contour(grid_x, grid_y, field, levels=levels, colors="k", linewidths=1.2)
+    points, labels = np.asarray(points), np.asarray(labels)
+    few = len(np.unique(points, axis=0)) <= 50  # the gates: four corners, drawn large
+    for label, name in enumerate(class_names):
+        chosen = labels == label
+        ax.scatter(
+            points[chosen, 0],
+            points[chosen, 1],
+            s=160 if few else 14,
+            color=colors[label],
+            edgecolors="white" if few else "none",
+            linewidths=1.5,
+            label=f"{name} ({int(chosen.sum())})",
+        )
+    ax.set_xlim(extent[:2])
+    ax.set_ylim(extent[2:])
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
+    if title:
+        ax.set_title("\n".join(textwrap.wrap(title, 60)))
+    return fig
+
+
+def _direction_label(index: int, explained: float) -> str:
+    return f"PC{index + 1} ({explained:.1%} of the snapshots' variance)"
+
+
+def _loss_levels(losses: np.ndarray, count: int = 20) -> np.ndarray:
+    """Contour levels spaced evenly in log(loss): fine near the minimum, coarse up the walls."""
+    low, high = float(np.nanmin(losses)), float(np.nanmax(losses))
+    low = max(low, 1e-6)
+    return np.geomspace(low, max(high, low * 1.001), count)
+
+
+def loss_contour_figure(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    losses: np.ndarray,
+    trajectories: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    explained: Sequence[float],
+) -> Figure:
+    """Loss contours over a plane (`losses[i, j]` at ys[i], xs[j]) with trajectories on top.
+
+    `trajectories` maps a name to (coordinates [T, 2], losses [T]); only the coordinates are
+    drawn here. Each starts at a circle and ends at a star.
+    """
+    fig = Figure(figsize=(7.5, 6.2), layout="constrained")
+    ax = fig.add_subplot()
+    levels = _loss_levels(losses)
+    filled = ax.contourf(
+        xs, ys, losses, levels=levels, cmap="viridis", norm=matplotlib.colors.LogNorm()
+    )
+    ax.contour(xs, ys, losses, levels=levels[::2], colors="white", linewidths=0.5, alpha=0.6)
+    fig.colorbar(filled, ax=ax, label="cross-entropy (log scale)", format="%.3g")
+    colors = ["#ff4040", "#ffb000", "#40c0ff", "#ff80ff"]
+    for color, (name, (coordinates, _)) in zip(colors, trajectories.items(), strict=False):
+        ax.plot(*coordinates.T, color=color, marker="o", ms=2.5, lw=1.2, label=name)
+        ax.plot(*coordinates[0], "o", color=color, ms=8, mec="black")
+        ax.plot(*coordinates[-1], "*", color=color, ms=14, mec="black")
+    ax.set_xlabel(_direction_label(0, explained[0]))
+    ax.set_ylabel(_direction_label(1, explained[1]))
+    ax.set_title("loss contours; trajectory from circle (start) to star (end)", fontsize=10)
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def loss_surface_figure(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    losses: np.ndarray,
+    trajectories: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    explained: Sequence[float],
+) -> Figure:
+    """The loss over a plane as a 3-D surface, trajectories drawn at their own loss.
+
+    The surface's height is clipped a little above the highest trajectory point so that the
+    region SGD went through keeps its detail when the grid's far corners are much higher.
+    """
+    fig = Figure(figsize=(8, 6.5), layout="constrained")
+    ax = fig.add_subplot(projection="3d")
+    # Depth sorting would hide the path under the translucent surface wherever they cross.
+    ax.computed_zorder = False
+    highest = max((float(np.max(loss)) for _, loss in trajectories.values()), default=0.0)
+    ceiling = max(1.2 * highest, float(np.nanmin(losses)) * 1.5)
+    clipped = np.minimum(losses, ceiling)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    ax.plot_surface(grid_x, grid_y, clipped, cmap="viridis", alpha=0.75, linewidth=0, zorder=1)
+    colors = ["#ff2020", "#ff9000", "#0090ff", "#ff40ff"]
+    for color, (name, (coordinates, loss)) in zip(colors, trajectories.items(), strict=False):
+        ax.plot(*coordinates.T, loss, color=color, marker="o", ms=2.5, lw=1.2, label=name, zorder=3)
+        ax.scatter(*coordinates[0], loss[0], color=color, s=50, edgecolor="black", zorder=4)
+        ax.scatter(
+            *coordinates[-1], loss[-1], color=color, s=120, marker="*", edgecolor="black", zorder=4
+        )
+    ax.set_xlabel(_direction_label(0, explained[0]), fontsize=8)
+    ax.set_ylabel(_direction_label(1, explained[1]), fontsize=8)
+    ax.set_zlabel("cross-entropy")
+    ax.set_zlim(float(np.nanmin(clipped)), ceiling)
+    ax.view_init(elev=40, azim=-60)  # high enough to see into valleys behind a ridge
+    clipped_note = f"; surface clipped at {ceiling:.3g}" if (losses > ceiling).any() else ""
+    ax.set_title(
+        f"loss surface over the top-2 PCA directions{clipped_note}\n"
+        "trajectory points at their own loss: off the plane they float above the surface",
+        fontsize=9,
+    )
+    ax.legend(loc="upper left", fontsize=8)
+    return fig

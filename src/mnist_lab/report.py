@@ -3,7 +3,8 @@
 Reads what each run leaves in its directory (`metrics.json`, `csv/metrics.csv`, `.hydra/`,
 `failed.txt`), not TensorBoard, and writes into that directory: `learning_curves.png`,
 `accuracy_vs_<key>.png` when one setting was swept, `dead_units.png` when dead units were logged,
-and the table of runs as `report.md` and `report.csv`.
+`decision_boundaries.png` when the runs drew one each (toy 2-D data), and the table of runs as
+`report.md` and `report.csv` (plus, for one setting swept over seeds, how many seeds pass).
 
 Only numpy, matplotlib and omegaconf are imported (no torch, no Lightning), so a report takes
 about a second, also while training runs keep the CPU busy.
@@ -371,6 +372,43 @@ def markdown_table(summary: Summary) -> str:
     return "\n".join([summary.caption, "", header, rule, *body]) + "\n"
 
 
+def seed_table(runs: Sequence[Run], threshold: float = DEFAULT_THRESHOLD) -> str:
+    """For one setting swept over several seeds: per value, how many seeds pass `threshold`.
+
+    Empty unless the swept keys are `seed` and exactly one other. The caption names the smallest
+    value that passes for every seed: what "reliably" means for a tiny net.
+    """
+    keys = swept_keys(runs)
+    if len(keys) != 2 or "seed" not in keys or len({run.value("seed") for run in runs}) < 2:
+        return ""
+    key = next(k for k in keys if k != "seed")
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.value(key), []).append(run)
+    rows, reliable = [], []
+    for value, members in groups.items():
+        finished = [r for r in members if r.status == "ok"]
+        passed = sum(r.best_val_acc > threshold for r in finished)
+        tests = [r.test_acc for r in finished if not math.isnan(r.test_acc)]
+        params = members[0].params
+        mean, low = (f"{sum(tests) / len(tests):.4f}", f"{min(tests):.4f}") if tests else ("-", "-")
+        size = "-" if math.isnan(params) else f"{params:,.0f}"
+        rows.append(f"| {value} | {size} | {passed} of {len(members)} | {mean} | {low} |")
+        if passed == len(members):
+            reliable.append((params, value))
+    if reliable:
+        params, value = min(reliable, key=lambda pair: pair[0])
+        caption = (
+            f"Smallest {key} with best val acc > {threshold:g} for every seed: {value} "
+            f"({params:,.0f} parameters)"
+        )
+    else:
+        caption = f"No {key} has best val acc > {threshold:g} for every seed"
+    passing = f"seeds with best val acc > {threshold:g}"
+    header = f"| {key} | params | {passing} | mean test acc | min test acc |"
+    return "\n".join([caption, "", header, "|---|---:|---:|---:|---:|", *rows]) + "\n"
+
+
 def write_csv(summary: Summary, path: Path) -> Path:
     """The table as CSV with full-precision numbers; empty cells where a run has no number."""
     with path.open("w", newline="") as file:
@@ -461,6 +499,17 @@ def write_report(
     for run in runs:
         prefix = "" if len(runs) == 1 else f"{run.name}_"
         figures.update({prefix + name: fig for name, fig in gan_figures(run).items()})
+    boundaries = [
+        (label, run.path / "decision_boundary.png") for label, run in zip(labels, runs, strict=True)
+    ]
+    boundaries = [(label, path) for label, path in boundaries if path.is_file()]
+    if len(boundaries) > 1:
+        figures["decision_boundaries.png"] = image_sequence_figure(
+            [plt_image.imread(path) for _, path in boundaries],
+            [label for label, _ in boundaries],
+            "Decision boundaries with the training points",
+            columns=min(len(boundaries), 6),
+        )
     if len(keys) == 1 and len({run.value(keys[0]) for run in runs}) > 1:
         file_name = re.sub(r"[^\w-]", "_", keys[0])  # dots and brackets make awkward names
         figures[f"accuracy_vs_{file_name}.png"] = accuracy_figure(runs, keys[0], threshold)
@@ -470,7 +519,8 @@ def write_report(
         paths.append(directory / name)
     report_md = directory / "report.md"
     images = "".join(f"\n![{name}]({name})\n" for name in figures)
-    report_md.write_text(markdown_table(summary) + images)
+    by_seed = seed_table(runs, threshold)
+    report_md.write_text(markdown_table(summary) + (f"\n{by_seed}" if by_seed else "") + images)
     paths += [report_md, write_csv(summary, directory / "report.csv")]
     return summary, paths
 
@@ -506,6 +556,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: cannot write the report into {args.directory}: {error}", file=sys.stderr)
         return 2
     print(markdown_table(summary))
+    if by_seed := seed_table(runs, args.threshold):
+        print(by_seed)
     if not any(run.curves for run in runs):
         print("no per-epoch curves: no run has csv/metrics.csv (fast_dev_run or logger=none)")
     for path in paths:

@@ -42,6 +42,10 @@ def assemble(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule,
     """Seed, then build the data (loaded and checked), the model and the trainer of a run."""
     # Lightning 2.6 with torch 2.13 warns about its own use of a deprecated torch API each run.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    # Under DDP, Lightning suggests sync_dist for epoch values logged as tensors; the lab's come
+    # from torchmetrics' compute(), already summed over the ranks, or are the same on every rank
+    # (the epoch time is rank 0's own).
+    warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed")
     configure_threads(cfg.get("threads"))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)

@@ -10,7 +10,9 @@ import hydra
 from omegaconf import DictConfig
 
 from mnist_lab.cli import entry_point, run_task
+from mnist_lab.distributed import own_process_group
 from mnist_lab.resume import resume_arguments
+from mnist_lab.sweeps import resume_member
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -21,9 +23,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
+    from mnist_lab.distributed import pin_child_processes
     from mnist_lab.runs import assemble, flat_config, scalar_metrics, write_metrics
 
     started = time.perf_counter()
+    pin_child_processes(cfg)
     datamodule, model, trainer = assemble(cfg)
     loggers = trainer.loggers
     hparams = flat_config(cfg)
@@ -61,7 +65,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
             name = "test accuracy" if main_metric == "test/acc" else main_metric
             print(
                 f"{name} {metrics[main_metric]:.4f}{detail} on "
-                f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} test images; "
+                f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} test "
+                f"{datamodule.spec.items}; "
                 f"run dir {cfg.paths.output_dir}"
             )
     return metrics
@@ -69,7 +74,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    metrics = run_task(train, cfg)
+    # A sweep run again into its old sweep dir: members that finished return what they stored.
+    metrics = resume_member(cfg)
+    if metrics is None:
+        with own_process_group():
+            metrics = run_task(train, cfg)
     return metrics.get(cfg.get("optimized_metric") or "", None)
 
 

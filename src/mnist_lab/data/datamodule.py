@@ -3,12 +3,16 @@
 The whole dataset is a few hundred MB as float32, so it is moved once to the device the trainer
 runs on and every mini-batch is a slice of it: no per-sample `__getitem__`, no collate, no
 host-to-device copy per step.
+
+Under data-parallel training (`trainer=ddp`) every process holds the whole dataset and takes its
+own share of each epoch's order (`shard`): Lightning only splits real DataLoaders among ranks.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -20,28 +24,61 @@ from mnist_lab.choices import DATA_ORDERS, VAL_SPLITS
 from mnist_lab.data.datasets import DatasetSpec, ensure_files, get_spec, load_split
 
 
-class EpochOrder:
-    """The order samples are visited in each epoch; `set_epoch` is called by Lightning."""
+def shard(indices: torch.Tensor, rank: int, world_size: int, pad: bool) -> torch.Tensor:
+    """Rank `rank`'s share of `indices`: every `world_size`-th entry, starting at entry `rank`.
 
-    def __init__(self, labels: torch.Tensor, order: str, seed: int) -> None:
+    With `pad`, the start of `indices` is repeated at the end until their count divides by
+    `world_size`, as torch's DistributedSampler does: every rank then takes the same number of
+    steps (a rank with fewer would wait for the others' gradients forever), and at most
+    `world_size - 1` samples are seen twice in an epoch. Without `pad` the shares differ by at
+    most one and every sample is counted exactly once, which is what evaluation needs.
+    """
+    if world_size == 1:
+        return indices
+    if pad:
+        extra = -len(indices) % world_size
+        indices = torch.cat([indices, indices[torch.arange(extra) % len(indices)]])
+    return indices[rank::world_size]
+
+
+class EpochOrder:
+    """The order samples are visited in each epoch; `set_epoch` is called by Lightning.
+
+    The order depends only on (seed, epoch), so every rank of a data-parallel run computes the
+    same permutation and keeps its own share of it.
+    """
+
+    def __init__(
+        self, labels: torch.Tensor, order: str, seed: int, rank: int = 0, world_size: int = 1
+    ) -> None:
         if order not in DATA_ORDERS:
             raise LabError(f"unknown data.order {order!r}; choose one of {', '.join(DATA_ORDERS)}")
         self.labels = labels
         self.order = order
         self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
         self.epoch = 0
+
+    def __len__(self) -> int:
+        """Samples this rank visits per epoch."""
+        return math.ceil(len(self.labels) / self.world_size)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def indices(self) -> torch.Tensor | None:
-        """Indices for this epoch, or None when the stored order is used as it is."""
-        if self.order == "fixed":
+        """This rank's indices for this epoch, or None when the stored order is used as it is."""
+        if self.order == "fixed" and self.world_size == 1:
             return None
-        if self.order == "by_label":
-            return torch.sort(self.labels.cpu(), stable=True).indices
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        return torch.randperm(len(self.labels), generator=generator)
+        if self.order == "fixed":
+            order = torch.arange(len(self.labels))
+        elif self.order == "by_label":
+            order = torch.sort(self.labels.cpu(), stable=True).indices
+        else:
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(len(self.labels), generator=generator)
+        return shard(order, self.rank, self.world_size, pad=True)
 
 
 class TensorBatches:
@@ -62,7 +99,8 @@ class TensorBatches:
         self.batch_sampler = None
 
     def __len__(self) -> int:
-        return math.ceil(len(self.labels) / self.batch_size)
+        samples = len(self.sampler) if self.sampler is not None else len(self.labels)
+        return math.ceil(samples / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         images, labels = self.images, self.labels
@@ -84,7 +122,55 @@ def to_float_images(images: np.ndarray, spec: DatasetSpec, normalize: bool) -> t
     return tensor
 
 
-class MNISTDataModule(L.LightningDataModule):
+class TensorSplits:
+    """The loaders of a DataModule that keeps each split as one (inputs, labels) tensor pair.
+
+    Expects `self.splits` ({"train", "val", "test"} -> tensors) and the hparams `batch_size`,
+    `eval_batch_size`, `order` and `seed`.
+    """
+
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    trainer: L.Trainer | None
+    hparams: Any
+
+    def on_device(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """A split's tensors on the trainer's device, moved there once."""
+        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        inputs, labels = self.splits[split]
+        if inputs.device != device:
+            inputs, labels = inputs.to(device), labels.to(device)
+            self.splits[split] = (inputs, labels)
+        return inputs, labels
+
+    def ranks(self) -> tuple[int, int]:
+        """(this process's rank, number of processes) of the trainer; (0, 1) without one."""
+        if self.trainer is None:
+            return 0, 1
+        return self.trainer.global_rank, self.trainer.world_size
+
+    def train_dataloader(self) -> TensorBatches:
+        inputs, labels = self.on_device("train")
+        rank, world_size = self.ranks()
+        sampler = EpochOrder(labels, self.hparams.order, self.hparams.seed, rank, world_size)
+        return TensorBatches(inputs, labels, self.hparams.batch_size, sampler)
+
+    def _eval_batches(self, split: str) -> TensorBatches:
+        inputs, labels = self.on_device(split)
+        rank, world_size = self.ranks()
+        if world_size > 1:
+            # Unpadded shares: the metrics' sums, added up over the ranks, count each sample once.
+            part = shard(torch.arange(len(labels), device=labels.device), rank, world_size, False)
+            inputs, labels = inputs[part], labels[part]
+        return TensorBatches(inputs, labels, self.hparams.eval_batch_size)
+
+    def val_dataloader(self) -> TensorBatches:
+        return self._eval_batches("val")
+
+    def test_dataloader(self) -> TensorBatches:
+        return self._eval_batches("test")
+
+
+class MNISTDataModule(TensorSplits, L.LightningDataModule):
     """MNIST or Fashion-MNIST with a validation split carved from the training set."""
 
     def __init__(
@@ -161,27 +247,3 @@ class MNISTDataModule(L.LightningDataModule):
                 to_float_images(images, self.spec, hp.normalize),
                 torch.from_numpy(labels),
             )
-
-    def on_device(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """A split's tensors on the trainer's device, moved there once."""
-        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
-        images, labels = self.splits[split]
-        if images.device != device:
-            images, labels = images.to(device), labels.to(device)
-            self.splits[split] = (images, labels)
-        return images, labels
-
-    def train_dataloader(self) -> TensorBatches:
-        images, labels = self.on_device("train")
-        sampler = EpochOrder(labels, self.hparams.order, self.hparams.seed)
-        return TensorBatches(images, labels, self.hparams.batch_size, sampler)
-
-    def _eval_batches(self, split: str) -> TensorBatches:
-        images, labels = self.on_device(split)
-        return TensorBatches(images, labels, self.hparams.eval_batch_size)
-
-    def val_dataloader(self) -> TensorBatches:
-        return self._eval_batches("val")
-
-    def test_dataloader(self) -> TensorBatches:
-        return self._eval_batches("test")

@@ -33,6 +33,7 @@ class DatasetSpec:
     std: float
     mirrors: tuple[str, ...]
     gz_md5: dict[str, str]  # MD5 of each official `<stem>.gz`, as the authors publish them
+    items: str = "images"  # what one sample is, in printouts ("10000 mnist test images")
 
 
 DATASETS: dict[str, DatasetSpec] = {

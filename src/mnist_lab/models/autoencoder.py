@@ -32,6 +32,9 @@ class Autoencoder(L.LightningModule):
         self.net = instantiate(net, input_shape=list(input_shape), num_classes=num_classes)
         self.example_input_array = torch.zeros(1, *input_shape)  # for per-layer output shapes
         self.train_loss = MeanMetric()
+        # Evaluation sums live in metrics, so data-parallel ranks add them up exactly.
+        self.val_loss = MeanMetric()
+        self.test_loss = MeanMetric()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -57,10 +60,12 @@ class Autoencoder(L.LightningModule):
         self.train_loss.reset()
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self.log("val/loss", self._loss(batch), prog_bar=True)
+        self.val_loss.update(self._loss(batch), len(batch[0]))
+        self.log("val/loss", self.val_loss, prog_bar=True)
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self.log("test/loss", self._loss(batch))
+        self.test_loss.update(self._loss(batch), len(batch[0]))
+        self.log("test/loss", self.test_loss)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return make_optimizer(self.parameters(), self.hparams.optimizer)

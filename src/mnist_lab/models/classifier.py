@@ -50,7 +50,10 @@ class Classifier(L.LightningModule):
         self.example_input_array = torch.zeros(1, *input_shape)  # for per-layer output shapes
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.train_loss = MeanMetric()
+        # Evaluation sums live in metrics, so data-parallel ranks add them up exactly.
+        self.val_loss = MeanMetric()
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_loss = MeanMetric()
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc_best = MaxMetric()
         self.test_confusion = MulticlassConfusionMatrix(num_classes)
@@ -88,8 +91,9 @@ class Classifier(L.LightningModule):
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         logits = self(x)
+        self.val_loss.update(F.cross_entropy(logits, y), len(y))
         self.val_acc.update(logits, y)
-        self.log("val/loss", F.cross_entropy(logits, y), prog_bar=True)
+        self.log("val/loss", self.val_loss, prog_bar=True)
         self.log("val/acc", self.val_acc, prog_bar=True)
 
     def on_validation_epoch_end(self) -> None:
@@ -110,9 +114,10 @@ class Classifier(L.LightningModule):
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         logits = self(x)
+        self.test_loss.update(F.cross_entropy(logits, y), len(y))
         self.test_acc.update(logits, y)
         self.test_confusion.update(logits, y)
-        self.log("test/loss", F.cross_entropy(logits, y))
+        self.log("test/loss", self.test_loss)
         self.log("test/acc", self.test_acc)
 
     def on_test_epoch_start(self) -> None:

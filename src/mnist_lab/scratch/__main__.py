@@ -1,0 +1,93 @@
+"""Train seed 003's NumPy classifiers on MNIST: `python -m mnist_lab.scratch [model=two_layer]`.
+
+Prints the best-validation epoch's validation and test accuracy; the run dir gets metrics.json,
+learning_curves.png and the parameters as params.npz.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_lab.cli import CONF_DIR, entry_point, run_task
+
+
+def train_scratch(cfg: DictConfig) -> dict[str, float]:
+    """Fit the model `cfg` names, test its best-validation parameters; returns the metrics."""
+    import numpy as np
+    from hydra.utils import to_absolute_path
+    from threadpoolctl import threadpool_limits
+
+    from mnist_lab.data.datasets import get_spec
+    from mnist_lab.plots import learning_curves_figure
+    from mnist_lab.scratch.data import load_flat, train_val_split
+    from mnist_lab.scratch.models import build_model
+    from mnist_lab.scratch.sgd import SGD, evaluate, fit
+
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    data_dir = to_absolute_path(cfg.data.data_dir)
+    x, y = load_flat(cfg.data.name, data_dir, "train", cfg.data.download)
+    test = load_flat(cfg.data.name, data_dir, "test", cfg.data.download)
+    train, val = train_val_split(x, y, cfg.data.val_fraction)
+    options = OmegaConf.to_container(cfg.model)
+    model = build_model(
+        options.pop("name"),
+        input_size=x.shape[1],
+        num_classes=len(get_spec(cfg.data.name).classes),
+        seed=cfg.seed,
+        **options,
+    )
+    optimizer = SGD(cfg.optimizer.learning_rate, cfg.optimizer.weight_decay)
+    with threadpool_limits(limits=cfg.threads, user_api="blas"):
+        history = fit(
+            model, optimizer, train, val, cfg.epochs, cfg.data.batch_size, cfg.seed, cfg.progress
+        )
+        model.params = history.best_params
+        val_loss, val_acc = evaluate(model, *val)
+        test_loss, test_acc = evaluate(model, *test)
+    metrics = {
+        "val/loss": val_loss,
+        "val/acc": val_acc,
+        "test/loss": test_loss,
+        "test/acc": test_acc,
+        "best_epoch": history.best_epoch,
+        "params": model.parameter_count(),
+        "time/total_s": time.perf_counter() - started,
+        "time/cpu_s": time.process_time() - cpu_started,
+    }
+
+    run_dir = Path(cfg.paths.output_dir)
+    (run_dir / "metrics.json").write_text(
+        json.dumps({**metrics, "curves": history.curves}, indent=2)
+    )
+    np.savez(run_dir / "params.npz", **model.params)
+    curves = {
+        "train/loss_epoch": history.curves["train/loss"],
+        **{key: history.curves[key] for key in ("train/acc", "val/loss", "val/acc")},
+    }
+    title = f"NumPy {cfg.model.name} on {cfg.data.name}, lr {cfg.optimizer.learning_rate}, " + (
+        f"L2 {cfg.optimizer.weight_decay}, batch {cfg.data.batch_size}"
+    )
+    learning_curves_figure({title: curves}, title="").savefig(
+        run_dir / "learning_curves.png", dpi=80
+    )
+    print(
+        f"{cfg.model.name}: val accuracy {val_acc:.4f}, test accuracy {test_acc:.4f} "
+        f"(epoch {history.best_epoch} of {cfg.epochs}, {metrics['time/total_s']:.1f} s); "
+        f"run dir {run_dir}"
+    )
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../../../conf/scratch", config_name="scratch")
+def main(cfg: DictConfig) -> float:
+    return run_task(train_scratch, cfg)["val/acc"]
+
+
+if __name__ == "__main__":
+    entry_point(main, CONF_DIR / "scratch")

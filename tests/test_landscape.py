@@ -1,0 +1,289 @@
+"""Loss landscape (E15): the trajectory callback, the plane's math, the grid and the CLI."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from omegaconf import OmegaConf
+from torch import nn
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
+from mnist_lab.config import ConfigError, check_config
+from mnist_lab.landscape import main
+from mnist_lab.loss_plane import (
+    Plane,
+    default_batch_points,
+    first_affine_layer,
+    fit_plane,
+    grid_losses,
+    losses_at,
+)
+from mnist_lab.nets.cnn import CNN
+from mnist_lab.nets.mlp import MLP
+from mnist_lab.train import train
+
+from .conftest import compose_config
+from .test_config import run_cli
+
+TINY_RUN = ["callbacks=trajectory", "trainer.max_epochs=2", "data.batch_size=32"]
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> list[Path]:
+    """Two short runs of the same MLP with the trajectory recorded (seeds 1 and 2)."""
+    root = tmp_path_factory.mktemp("landscape_runs")
+    runs = []
+    for seed in (1, 2):
+        overrides = [*TINY_RUN, "model.net.hidden_dims=[16]", f"seed={seed}", "logger=none"]
+        cfg = compose_config("train", overrides, root / f"seed{seed}", tiny_data_dir)
+        train(cfg)
+        # The CLI rebuilds from the saved config, as Hydra would have written it.
+        (root / f"seed{seed}" / ".hydra").mkdir()
+        OmegaConf.save(cfg, root / f"seed{seed}" / ".hydra" / "config.yaml")
+        runs.append(root / f"seed{seed}")
+    return runs
+
+
+def test_trajectory_holds_the_initial_evenly_spaced_and_final_weights(train_config, tmp_path):
+    # monitor=null: the checkpoint is the last epoch's, not the best validation epoch's.
+    train(train_config(*TINY_RUN, "logger=none", "monitor=null"))
+    trajectory = torch.load(tmp_path / "run" / "trajectory.pt")
+    # 540 training images in batches of 32: 17 steps per epoch, 4 snapshots in each.
+    assert trajectory["steps"].tolist() == [0, 5, 9, 13, 17, 22, 26, 30, 34]
+    assert trajectory["epochs"][0] == 0 and trajectory["epochs"][-1] == 2.0
+    params = trajectory["params"]
+    assert params.shape == (9, 178_110) and params.dtype == torch.float32
+    assert not torch.equal(params[0], params[1])  # a snapshot is a copy, not a live view
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    final = torch.cat([last["state_dict"][f"net.{name}"].flatten() for name in trajectory["names"]])
+    assert torch.equal(params[-1], final)
+
+
+def test_snapshots_per_epoch_must_be_positive(tmp_path: Path) -> None:
+    overrides = ["callbacks=trajectory", "callbacks.trajectory.snapshots_per_epoch=0"]
+    with pytest.raises(ConfigError, match=r"snapshots_per_epoch=0 is not accepted; expected an"):
+        check_config(compose_config("train", overrides, tmp_path))
+
+
+def test_pca_finds_the_directions_a_synthetic_trajectory_moves_along() -> None:
+    generator = torch.Generator().manual_seed(0)
+    size, steps = 200, 30
+    u, v = torch.linalg.qr(torch.randn(size, 2, generator=generator)).Q.T
+    along_u = torch.linspace(-6.0, 0.0, steps)  # a long straight descent...
+    bend = torch.sin(torch.linspace(0.0, 3.0, steps))  # ...with a smaller sideways bend,
+    bend, centred = bend - bend.mean(), along_u - along_u.mean()
+    along_v = bend - (bend @ centred) / (centred @ centred) * centred  # uncorrelated with it
+    origin = torch.randn(size, generator=generator)
+    noise = 1e-4 * torch.randn(steps, size, generator=generator)
+    trajectory = origin + along_u[:, None] * u + along_v[:, None] * v + noise
+
+    plane = fit_plane([trajectory])
+    assert abs(float(plane.directions[0] @ u)) > 0.9999
+    assert abs(float(plane.directions[1] @ v)) > 0.9999
+    assert torch.allclose(plane.directions @ plane.directions.T, torch.eye(2), atol=1e-5)
+    assert torch.equal(plane.origin, trajectory[-1])
+    # Relative to the final weights, and signed so the path starts at negative coordinates.
+    expected = torch.stack([along_u - along_u[-1], along_v - along_v[-1]], 1)
+    expected *= torch.where(expected[0] > 0, -1.0, 1.0)
+    assert plane.project(trajectory)[0].max() <= 0
+    np.testing.assert_allclose(plane.project(trajectory), expected, atol=1e-3)
+    variances = np.array([along_u.var().item(), along_v.var().item()])
+    np.testing.assert_allclose(plane.explained, variances / variances.sum(), atol=1e-4)
+
+
+def naive_grid(net: nn.Module, plane: Plane, xs, ys, images, labels) -> np.ndarray:
+    """The reference: one grid point at a time, copied into a plain network."""
+    net = copy.deepcopy(net).eval()
+    losses = np.empty((len(ys), len(xs)))
+    with torch.no_grad():
+        for i, y in enumerate(ys):
+            for j, x in enumerate(xs):
+                vector = plane.origin + x * plane.directions[0] + y * plane.directions[1]
+                vector_to_parameters(vector, net.parameters())
+                losses[i, j] = F.cross_entropy(net(images), labels).item()
+    return losses
+
+
+def random_plane(net: nn.Module, scale: float = 1.0) -> Plane:
+    origin = parameters_to_vector(net.parameters()).detach()
+    generator = torch.Generator().manual_seed(1)
+    directions = torch.linalg.qr(torch.randn(len(origin), 2, generator=generator)).Q.T
+    return Plane(origin, scale * directions.contiguous(), (0.7, 0.2))
+
+
+NETS = {
+    # first layer Linear (after Flatten): the plane shortcut, with BatchNorm statistics
+    "mlp": lambda: MLP(input_shape=[1, 8, 8], hidden_dims=[12, 6], batch_norm=True),
+    # first layer Conv2d: the plane shortcut
+    "cnn": lambda: CNN(input_shape=[1, 8, 8], channels=[3], hidden_dims=[8], init="he"),
+    # parameters before any affine layer: every layer vmapped
+    "norm_first": lambda: nn.Sequential(nn.Flatten(), nn.LayerNorm(64), nn.Linear(64, 10)),
+}
+FIRST_LAYER = {"mlp": "layers.1", "cnn": "features.0", "norm_first": None}
+
+
+@pytest.mark.parametrize("kind", sorted(NETS))
+def test_batched_grid_equals_a_point_by_point_loop(kind: str) -> None:
+    torch.manual_seed(0)
+    net = NETS[kind]()
+    if kind == "mlp":  # BatchNorm statistics other than the initial ones must be used
+        net.train()(torch.randn(32, 1, 8, 8) * 3 + 1)
+    images, labels = torch.randn(50, 1, 8, 8), torch.randint(0, 10, (50,))
+    found = first_affine_layer(net.eval(), images)
+    assert (found[0] if found else None) == FIRST_LAYER[kind]
+    plane = random_plane(net)
+    xs, ys = np.linspace(-2, 2, 5), np.linspace(-1, 1, 3)
+    expected = naive_grid(net, plane, xs, ys, images, labels)
+    batched = grid_losses(net, plane, xs, ys, images, labels, batch_points=4)  # 15 = 4+4+4+3
+    assert batched.shape == (3, 5)
+    np.testing.assert_allclose(batched, expected, rtol=1e-5, atol=1e-6)
+    assert batched.std() > 0.01  # the plane really changes the loss
+
+
+def test_points_per_pass_shrink_as_activations_grow() -> None:
+    mlp = MLP(hidden_dims=[50, 50, 50])  # 2500 x 50 floats per point after the first layer
+    assert default_batch_points(mlp, torch.zeros(2500, 1, 28, 28)) == 16
+    assert default_batch_points(mlp, torch.zeros(10, 1, 28, 28)) == 64  # capped
+    cnn = CNN(channels=[32, 64])  # 100 x 32 x 28 x 28 floats after the first convolution
+    assert default_batch_points(cnn, torch.zeros(100, 1, 28, 28)) == 1
+
+
+def test_grid_loss_at_the_origin_is_the_loss_of_the_final_weights() -> None:
+    torch.manual_seed(0)
+    net = MLP(input_shape=[1, 8, 8], hidden_dims=[16])
+    images, labels = torch.randn(40, 1, 8, 8), torch.randint(0, 10, (40,))
+    plane = random_plane(net)
+    losses = grid_losses(
+        net, plane, np.array([-1.0, 0.0, 1.0]), np.array([-1.0, 0.0, 1.0]), images, labels
+    )
+    with torch.no_grad():
+        final = F.cross_entropy(net(images), labels).item()
+    assert losses[1, 1] == pytest.approx(final, rel=1e-6)
+    assert losses.min() < losses[1, 1] < losses.max()
+    snapshots = plane.points(torch.tensor([[0.0, 0.0], [1.0, -1.0]]))
+    on_path = losses_at(net, snapshots, images, labels).numpy()
+    np.testing.assert_allclose(on_path, [final, losses[0, 2]], rtol=1e-5)
+
+
+def test_cli_draws_the_surface_and_contour_of_a_run(
+    tiny_runs: list[Path], capsys, monkeypatch, tiny_data_dir: Path
+) -> None:
+    monkeypatch.setenv("MNIST_LAB_DATA_DIR", str(tiny_data_dir))
+    run = tiny_runs[0]
+    assert main([str(run), "--grid-size=5", "--subset-size=100"]) == 0
+    out = capsys.readouterr().out
+    assert "5x5 grid on 100 images" in out and f"wrote {run / 'landscape_contour.png'}" in out
+    for name in ("landscape_surface.png", "landscape_contour.png"):
+        assert (run / name).stat().st_size > 20_000
+    saved = np.load(run / "landscape.npz")
+    assert saved["losses"].shape == (5, 5) and np.isfinite(saved["losses"]).all()
+    coordinates, path_losses = saved["coordinates_0"], saved["trajectory_losses_0"]
+    assert coordinates.shape == (9, 2) and np.allclose(coordinates[-1], 0, atol=1e-5)
+    assert path_losses[-1] < path_losses[0]  # training lowered the loss
+    assert saved["xs"].min() < coordinates[:, 0].min() and saved["xs"].max() > 0
+
+
+def test_two_runs_share_one_plane(
+    tiny_runs: list[Path], tmp_path: Path, capsys, monkeypatch, tiny_data_dir: Path
+) -> None:
+    monkeypatch.setenv("MNIST_LAB_DATA_DIR", str(tiny_data_dir))
+    first, second = tiny_runs
+    arguments = [str(first), "--compare", str(second), "--grid-size=4", "--span=3"]
+    assert main([*arguments, "--subset-size=50", f"--output-dir={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert "PCA of 18 snapshots" in out
+    assert "run seed1 (seed 1)" in out and "run seed2 (seed 2)" in out
+    saved = np.load(tmp_path / "landscape.npz")
+    np.testing.assert_allclose(saved["xs"], [-3, -1, 1, 3])
+    # The origin is halfway between the two final weights.
+    np.testing.assert_allclose(saved["coordinates_0"][-1], -saved["coordinates_1"][-1], atol=1e-4)
+    assert (tmp_path / "landscape_surface.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["{empty}"], "error: {empty} has no .hydra/config.yaml; give a run dir made by train"),
+        (["/no/such/run"], "error: /no/such/run does not exist; give a run dir"),
+        (["{other}"], "error: {other} has no trajectory.pt; train with the trajectory recorded"),
+        (["{run}", "--grid-size=1"], "error: argument --grid-size: '1' is not accepted; expected"),
+        (["{run}", "--subset-size=0"], "error: argument --subset-size: '0' is not accepted"),
+        (["{sweep}"], "error: {sweep} has no .hydra/config.yaml; give a run dir made by train (a"),
+        (["{run}", "--span=-2"], "error: argument --span: '-2' is not accepted; expected a number"),
+        (
+            ["{run}", "--subset-size=100000"],
+            "error: --subset-size 100000 is larger than the run's training split (540 images)",
+        ),
+        (["{run}", "--compare", "{other}"], "error: {other} has no trajectory.pt"),
+        (["{gan}"], "error: {gan} trained mnist_lab.models.gan.GAN; the landscape is the cross"),
+        (["{short}"], "error: {short}/trajectory.pt holds 2 snapshots; a plane needs at least 3"),
+        (
+            ["{run}", "--compare", "{alien}"],
+            "error: {alien} trained a different network from {run}; --compare needs two runs",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tiny_runs: list[Path], tmp_path: Path, capsys, monkeypatch, tiny_data_dir, arguments, message
+) -> None:
+    monkeypatch.setenv("MNIST_LAB_DATA_DIR", str(tiny_data_dir))
+    other = tmp_path / "other"  # a run dir without a trajectory
+    (other / ".hydra").mkdir(parents=True)
+    classifier = "mnist_lab.models.classifier.Classifier"
+    (other / ".hydra" / "config.yaml").write_text(f"seed: 1\nmodel:\n  _target_: {classifier}\n")
+    gan = tmp_path / "gan"
+    (gan / ".hydra").mkdir(parents=True)
+    (gan / ".hydra" / "config.yaml").write_text("model:\n  _target_: mnist_lab.models.gan.GAN\n")
+    (tmp_path / "empty").mkdir()
+    places = {"run": tiny_runs[0], "other": other, "empty": tmp_path / "empty", "gan": gan}
+    places["sweep"] = tiny_runs[0].parent  # holds both runs
+    for name, snapshots in (("short", 2), ("alien", 3)):  # too short; another network's
+        places[name] = fake = tmp_path / name
+        (fake / ".hydra").mkdir(parents=True)
+        (fake / ".hydra" / "config.yaml").write_text(
+            (tiny_runs[0] / ".hydra/config.yaml").read_text()
+        )
+        torch.save({"params": torch.zeros(snapshots, 3), "names": ["w"]}, fake / "trajectory.pt")
+    filled = [argument.format(**places) for argument in arguments]
+    try:
+        status = main([*filled, f"--output-dir={tmp_path / 'figures'}"])
+    except SystemExit as exit_:  # argparse's own refusals
+        status = exit_.code
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(errors) == 1 and errors[0].startswith(message.format(**places)), errors
+    assert not (tmp_path / "figures").exists()
+
+
+def test_help_never_imports_torch(tmp_path: Path) -> None:
+    code = (
+        "import sys\nfrom mnist_lab.landscape import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('torch', 'lightning', 'sklearn') if m in sys.modules)\n"
+        "print('HEAVY:', ','.join(heavy) or 'none')\n"
+    )
+    result = run_cli("", log_dir=tmp_path, code=code)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY: none" in result.stdout and "--subset-size" in result.stdout
+
+
+@pytest.mark.slow
+def test_real_fashion_mnist_landscape(tmp_path: Path, real_data_dir: Path, capsys) -> None:
+    overrides = ["experiment=landscape_fashion", "trainer.max_epochs=1", "logger=none"]
+    cfg = compose_config("train", overrides, tmp_path / "run", real_data_dir)
+    assert train(cfg)["test/acc"] > 0.8
+    (tmp_path / "run" / ".hydra").mkdir()
+    OmegaConf.save(cfg, tmp_path / "run" / ".hydra" / "config.yaml")
+    arguments = [str(tmp_path / "run"), "--grid-size=9", f"--data-dir={real_data_dir}"]
+    assert main(arguments) == 0
+    assert "9x9 grid on 2500 images" in capsys.readouterr().out
+    saved = np.load(tmp_path / "run" / "landscape.npz")
+    centre, path_losses = saved["losses"], saved["trajectory_losses_0"]
+    assert path_losses[0] > 1.0 > 0.6 > path_losses[-1]  # from chance level to trained
+    # The final weights sit in the valley of the plane's grid, near its lowest point.
+    assert path_losses[-1] < np.median(centre)
