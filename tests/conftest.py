@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import http.server
 import os
+import threading
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +16,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from mnist_lab.data.datasets import DATASETS, SPLIT_FILES
+from mnist_lab.data.datasets import DATASETS, FILE_STEMS, SPLIT_FILES
 from mnist_lab.data.idx import write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,3 +85,45 @@ def train_config(tmp_path: Path, tiny_data_dir: Path):
         return compose_config("train", list(overrides), tmp_path / run, tiny_data_dir)
 
     return make
+
+
+class _MirrorHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the mirror folder; under /drop/ it hangs up halfway through the file."""
+
+    def do_GET(self) -> None:
+        if not self.path.startswith("/drop/"):
+            return super().do_GET()
+        payload = (Path(self.directory) / self.path.removeprefix("/drop/")).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload[: len(payload) // 2])
+        self.close_connection = True
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def local_mirror(tmp_path: Path, tiny_data_dir: Path):
+    """An HTTP server on 127.0.0.1 serving the tiny MNIST files gzipped, like the real mirrors.
+
+    Its `/drop/` mirror sends each file's headers and half its bytes, then closes the connection.
+    """
+    served = tmp_path / "mirror"
+    served.mkdir()
+    md5 = {}
+    for stem in FILE_STEMS:
+        payload = gzip.compress((tiny_data_dir / "MNIST" / "raw" / stem).read_bytes())
+        (served / f"{stem}.gz").write_bytes(payload)
+        md5[stem] = hashlib.md5(payload).hexdigest()
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(_MirrorHandler, directory=str(served))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    spec = replace(
+        DATASETS["mnist"], mirrors=(f"http://127.0.0.1:{server.server_port}/",), gz_md5=md5
+    )
+    yield spec
+    server.shutdown()

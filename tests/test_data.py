@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import http.server
-import threading
-from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from mnist_lab import LabError
 from mnist_lab.data.datamodule import MNISTDataModule
 from mnist_lab.data.datasets import (
     DATASETS,
@@ -23,7 +16,7 @@ from mnist_lab.data.datasets import (
     ensure_files,
     load_split,
 )
-from mnist_lab.data.idx import IMAGES_MAGIC, LABELS_MAGIC, IDXFormatError, read_idx, write_idx
+from mnist_lab.data.idx import IMAGES_MAGIC, read_idx, write_idx
 
 
 @pytest.mark.parametrize("name", ["images.idx", "images.idx.gz"])
@@ -35,60 +28,6 @@ def test_idx_round_trip_plain_and_gz(tmp_path: Path, name: str) -> None:
     assert np.array_equal(back, array)
 
 
-def test_idx_wrong_magic_names_file_and_both_numbers(tmp_path: Path) -> None:
-    write_idx(tmp_path / "labels", np.zeros(5, dtype=np.uint8))
-    with pytest.raises(
-        IDXFormatError, match=r"labels has magic number 0x00000801, expected 0x00000803"
-    ):
-        read_idx(tmp_path / "labels", IMAGES_MAGIC)
-
-
-def test_idx_not_an_idx_file(tmp_path: Path) -> None:
-    (tmp_path / "notes.txt").write_bytes(b"hello world, not idx")
-    with pytest.raises(IDXFormatError, match="not an IDX file"):
-        read_idx(tmp_path / "notes.txt")
-
-
-def test_idx_truncated_payload(tmp_path: Path) -> None:
-    write_idx(tmp_path / "images", np.zeros((4, 28, 28), dtype=np.uint8))
-    data = (tmp_path / "images").read_bytes()
-    (tmp_path / "images").write_bytes(data[:-100])
-    with pytest.raises(IDXFormatError, match=r"truncated: header says shape \(4, 28, 28\)"):
-        read_idx(tmp_path / "images", IMAGES_MAGIC)
-
-
-def test_idx_truncated_header(tmp_path: Path) -> None:
-    (tmp_path / "images").write_bytes(IMAGES_MAGIC.to_bytes(4, "big") + b"\x00\x00")
-    with pytest.raises(IDXFormatError, match="truncated inside its header"):
-        read_idx(tmp_path / "images")
-
-
-def test_idx_trailing_bytes(tmp_path: Path) -> None:
-    write_idx(tmp_path / "labels", np.zeros(5, dtype=np.uint8))
-    with open(tmp_path / "labels", "ab") as handle:
-        handle.write(b"\x00\x00")
-    with pytest.raises(IDXFormatError, match="longer than its header says"):
-        read_idx(tmp_path / "labels", LABELS_MAGIC)
-
-
-def test_idx_corrupt_gzip(tmp_path: Path) -> None:
-    (tmp_path / "labels.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
-    with pytest.raises(IDXFormatError, match="cannot read"):
-        read_idx(tmp_path / "labels.gz")
-
-
-def test_image_and_label_counts_must_match(tmp_path: Path) -> None:
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for stem in FILE_STEMS:
-        if "images" in stem:
-            write_idx(raw / stem, np.zeros((10, 28, 28), dtype=np.uint8))
-        else:
-            write_idx(raw / stem, np.zeros(9, dtype=np.uint8))
-    with pytest.raises(IDXFormatError, match="holds 10 images but .* holds 9 labels"):
-        load_split(DATASETS["mnist"], tmp_path, "train")
-
-
 def test_missing_files_error_names_folder_and_all_four_files(tmp_path: Path) -> None:
     with pytest.raises(DataNotFoundError) as caught:
         ensure_files(DATASETS["fashion_mnist"], tmp_path, allow_download=False)
@@ -96,33 +35,6 @@ def test_missing_files_error_names_folder_and_all_four_files(tmp_path: Path) -> 
     assert str(tmp_path / "FashionMNIST" / "raw") in message
     assert all(stem in message for stem in FILE_STEMS)
     assert "\n" not in message
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def local_mirror(tmp_path: Path, tiny_data_dir: Path):
-    """An HTTP server on 127.0.0.1 serving the tiny MNIST files gzipped, like the real mirrors."""
-    served = tmp_path / "mirror"
-    served.mkdir()
-    md5 = {}
-    for stem in FILE_STEMS:
-        payload = gzip.compress((tiny_data_dir / "MNIST" / "raw" / stem).read_bytes())
-        (served / f"{stem}.gz").write_bytes(payload)
-        md5[stem] = hashlib.md5(payload).hexdigest()
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), partial(_QuietHandler, directory=str(served))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    spec = replace(
-        DATASETS["mnist"], mirrors=(f"http://127.0.0.1:{server.server_port}/",), gz_md5=md5
-    )
-    yield spec
-    server.shutdown()
 
 
 def test_download_from_mirror_with_checksums(tmp_path: Path, local_mirror, tiny_data_dir) -> None:
@@ -133,14 +45,6 @@ def test_download_from_mirror_with_checksums(tmp_path: Path, local_mirror, tiny_
     expected = read_idx(tiny_data_dir / "MNIST" / "raw" / "train-images-idx3-ubyte")
     assert np.array_equal(images, expected)
     assert len(labels) == 600
-
-
-def test_download_checksum_mismatch_is_refused(tmp_path: Path, local_mirror) -> None:
-    wrong = replace(local_mirror, gz_md5={stem: "0" * 32 for stem in FILE_STEMS})
-    with pytest.raises(DataNotFoundError, match="download failed") as caught:
-        ensure_files(wrong, tmp_path / "fresh", allow_download=True)
-    assert "hash" in str(caught.value).lower()
-    assert not list((tmp_path / "fresh").rglob("*.gz")), "a file failing its checksum was kept"
 
 
 def make_datamodule(data_dir: Path, **kwargs) -> MNISTDataModule:
@@ -209,13 +113,6 @@ def test_subset_size_limits_training_samples(tiny_data_dir: Path) -> None:
     datamodule = make_datamodule(tiny_data_dir, subset_size=100, batch_size=32)
     assert len(datamodule.splits["train"][1]) == 100
     assert len(datamodule.splits["val"][1]) == 60
-
-
-def test_batch_larger_than_training_set_is_refused(tiny_data_dir: Path) -> None:
-    with pytest.raises(
-        LabError, match=r"data.batch_size=1000 is larger than the training set \(540"
-    ):
-        make_datamodule(tiny_data_dir, batch_size=1000)
 
 
 def test_fashion_mnist_reads_gz_files(tiny_data_dir: Path) -> None:

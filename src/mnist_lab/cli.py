@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import shutil
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.types import ValueType
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.config import check_config
+from mnist_lab.config import ConfigError, check_config
 
 T = TypeVar("T")
 
@@ -46,13 +50,116 @@ def check_group_choices(arguments: list[str], conf_dir: Path = CONF_DIR) -> None
                 )
 
 
-def entry_point(hydra_main: Callable[[], object], conf_dir: Path = CONF_DIR) -> None:
-    """Run a Hydra main function after `check_group_choices` (groups under `conf_dir`)."""
+def _flat_keys(node: DictConfig, prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in node.items_ex(resolve=False):
+        keys.append(f"{prefix}{key}")
+        if isinstance(value, DictConfig):
+            keys += _flat_keys(value, f"{prefix}{key}.")
+    return keys
+
+
+_MISSING = object()
+_ENUMERABLE = (ValueType.CHOICE_SWEEP, ValueType.SIMPLE_CHOICE_SWEEP, ValueType.RANGE_SWEEP)
+
+
+def _single_run_overrides(arguments: list[str]) -> tuple[list[str], list[str]]:
+    """(overrides for one composition, keys only checked for existence) from the command line.
+
+    A swept override contributes its first value; an Optuna interval or a glob has no first
+    value here, so only its key is checked. Hydra's own settings (`hydra.*`, `hydra/...`) are
+    left to Hydra.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    single, keys_only = [], []
+    for argument in arguments:
+        if argument.startswith("-") or argument.lstrip("+~").startswith("hydra"):
+            continue
+        try:
+            (override,) = parser.parse_overrides([argument])
+        except OverrideParseException as error:
+            detail = " ".join(str(error).split("See https")[0].split())
+            raise LabError(f"cannot read the override {argument!r}: {detail}") from None
+        if not override.is_sweep_override():
+            single.append(override.input_line)
+        elif override.value_type in _ENUMERABLE:
+            first = next(iter(override.sweep_string_iterator()))
+            single.append(f"{override.get_key_element()}={first}")
+        elif not override.is_add():
+            keys_only.append(override.key_or_group)
+    return single, keys_only
+
+
+def _unknown_key_error(argument: str, key: str, cfg: DictConfig) -> LabError:
+    close = difflib.get_close_matches(key, _flat_keys(cfg), n=1, cutoff=0.75)
+    if close:
+        hint = f"did you mean {close[0]}?"
+    elif argument.startswith("~"):
+        hint = "there is nothing to delete"
+    else:
+        hint = f"add a new key with +{argument}"
+    return ConfigError(f"{argument} names no key of the config; {hint}")
+
+
+def check_overrides(arguments: list[str], config_name: str, conf_dir: Path = CONF_DIR) -> None:
+    """Compose the config the command line asks for and check it, before Hydra starts a run.
+
+    Unknown keys are refused in one line with the closest valid key; a single run's values are
+    checked against the config rules too (a multirun's members are checked one by one later,
+    so that one bad member does not stop the others).
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+
+    single, keys_only = _single_run_overrides(arguments)
+    with initialize_config_dir(str(conf_dir), version_base="1.3"):
+        try:
+            cfg = compose(config_name, overrides=single)
+        except HydraException as error:
+            bad = re.search(r"Could not (?:override |delete from config\. )'([^']+)'", str(error))
+            if bad is None:
+                raise LabError(" ".join(str(error).splitlines()[0].split())) from None
+            key = bad.group(1)
+            argument = next((a for a in single if a.lstrip("+~").split("=", 1)[0] == key), key)
+            rest = [a for a in single if a != argument]
+            raise _unknown_key_error(argument, key, compose(config_name, overrides=rest)) from None
+    for key in keys_only:
+        is_group = (conf_dir / key.replace(".", "/")).is_dir()
+        if not is_group and OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
+            argument = next((a for a in arguments if a.lstrip("+~").split("=", 1)[0] == key), key)
+            raise _unknown_key_error(argument, key, cfg)
+    if not any(a in ("-m", "--multirun") for a in arguments):
+        check_config(cfg)
+
+
+def entry_point(
+    hydra_main: Callable[[], object],
+    conf_dir: Path = CONF_DIR,
+    config_name: str | None = None,
+    rewrite: Callable[[list[str]], list[str]] | None = None,
+) -> None:
+    """Run a Hydra main function once the command line has passed the lab's checks.
+
+    Groups live under `conf_dir`. `rewrite` may expand arguments first (train's resume); with
+    `config_name`, the composed config is checked before Hydra creates a run directory.
+    `--help`, `--cfg` and the other Hydra flags skip the checks and go straight to Hydra.
+    """
+    arguments = sys.argv[1:]
     try:
-        check_group_choices(sys.argv[1:], conf_dir)
+        check_group_choices(arguments, conf_dir)
+        hydra_flags = [a for a in arguments if a.startswith("-") and a not in ("-m", "--multirun")]
+        if not hydra_flags:
+            if rewrite is not None:
+                arguments = rewrite(arguments)
+            if config_name is not None:
+                check_overrides(arguments, config_name, conf_dir)
     except LabError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    sys.argv[1:] = arguments
     hydra_main()
 
 
@@ -72,6 +179,9 @@ def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
     run_dir = Path(hydra_cfg.runtime.output_dir) if hydra_cfg is not None else None
     multirun = hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN
+    if run_dir is not None:
+        # A resumed run starts over in its old directory: the old failure is history.
+        (run_dir / "failed.txt").unlink(missing_ok=True)
     try:
         check_config(cfg)
         return task(cfg)
@@ -87,3 +197,13 @@ def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
             raise
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except SystemExit as stop:
+        # Lightning answers SIGTERM by raising a SystemExit with no code (exit status 0).
+        if type(stop).__name__ != "SIGTERMException":
+            raise
+        message = "interrupted by SIGTERM"
+        if run_dir is not None and run_dir.is_dir():
+            message += f"; resume with: python -m mnist_lab.train ckpt_path={run_dir}"
+            (run_dir / "failed.txt").write_text(message + "\n")
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)

@@ -86,4 +86,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    entry_point(main)
+    entry_point(main, config_name="evaluate")

@@ -96,7 +96,10 @@ def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 def write_metrics(output_dir: str | Path, metrics: dict[str, float]) -> Path:
     """Save the final metrics as `metrics.json` in the run dir."""
     path = Path(output_dir) / "metrics.json"
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    # Written beside and renamed: a reader (report, a sweeper) never sees half a file.
+    partial = path.with_name(".metrics.json.tmp")
+    partial.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    os.replace(partial, path)
     return path
 
 

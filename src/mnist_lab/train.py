@@ -15,6 +15,7 @@ from omegaconf import DictConfig, open_dict
 from mnist_lab.cli import CONF_DIR, entry_point, run_task
 from mnist_lab.config import check_config
 from mnist_lab.distributed import own_process_group
+from mnist_lab.resume import resume_arguments
 from mnist_lab.sweeps import resume_member
 
 
@@ -100,4 +101,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    entry_point(main)
+    entry_point(main, config_name="train", rewrite=resume_arguments)

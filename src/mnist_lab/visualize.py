@@ -48,4 +48,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    entry_point(main)
+    entry_point(main, config_name="visualize")

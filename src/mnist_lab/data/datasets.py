@@ -5,6 +5,7 @@ Torch-free on purpose: `visualize` and config-only commands load data without pa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +127,9 @@ def download(spec: DatasetSpec, folder: Path, stems: Sequence[str], timeout: flo
                 )
                 break
             except Exception as error:  # noqa: BLE001 - any mirror failure means "try the next"
-                failures.append(f"{mirror}: {str(error).splitlines()[0][:200]}")
+                # The first sentence says what went wrong; pooch's advice after it is long.
+                reason = str(error).splitlines()[0].split(". ")[0][:200]
+                failures.append(f"{mirror}: {reason}")
         else:
             raise DataNotFoundError(
                 f"{spec.name} download failed: could not fetch {stem}.gz into {folder} "
@@ -139,6 +142,13 @@ def ensure_files(spec: DatasetSpec, data_dir: str | Path, allow_download: bool) 
     folder = raw_dir(data_dir, spec)
     if folder.exists() and not folder.is_dir():
         raise DataNotFoundError(f"data directory {folder} is not a directory")
+    # Without read and search permission every file would look missing; say what is wrong.
+    for part in (Path(data_dir).expanduser(), folder.parent, folder):
+        if part.is_dir() and not os.access(part, os.R_OK | os.X_OK):
+            raise DataNotFoundError(
+                f"data directory {part} is not readable (permission denied); give this user read "
+                f"access or point data.data_dir / MNIST_LAB_DATA_DIR elsewhere"
+            )
     missing = [stem for stem in FILE_STEMS if _existing(folder, stem) is None]
     remedy = (
         f"put {', '.join(FILE_STEMS)} (plain or .gz) in {folder}, or point data.data_dir / "

@@ -102,6 +102,15 @@ class Classifier(L.LightningModule):
         self.val_acc_best(self.val_acc.compute())
         self.log("val/acc_best", self.val_acc_best.compute())
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Metric states are not in the state dict; a resumed run needs the best so far.
+        if self.val_acc_best.update_count:
+            checkpoint["val_acc_best"] = self.val_acc_best.compute().item()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "val_acc_best" in checkpoint:
+            self.val_acc_best.update(torch.tensor(checkpoint["val_acc_best"]))
+
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         logits = self(x)

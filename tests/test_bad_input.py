@@ -1,0 +1,419 @@
+"""Every bad input and the one line it gets, in one place.
+
+Config rows run in-process through the same checks the command line runs before Hydra starts
+(`check_group_choices`, `check_overrides`); data rows load a corrupted copy of the tiny dataset
+as a run would. A handful of each then go through the real CLI: exit status 2, exactly one
+`error:` line, no traceback, no run directory, and no torch import for config errors.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_lab import LabError
+from mnist_lab.cli import check_group_choices, check_overrides
+from mnist_lab.data.datamodule import MNISTDataModule
+from mnist_lab.data.datasets import FILE_STEMS, ensure_files
+from mnist_lab.data.idx import write_idx
+
+from .conftest import ROOT, compose_config
+
+GROUPS = "choose one of"
+CONFIG_CASES = [
+    # (command-line arguments, the line printed after `error: `)
+    (["foo=1"], "foo=1 names no key of the config; add a new key with +foo=1"),
+    (
+        ["model.net.hiden_dims=[3]"],
+        "model.net.hiden_dims=[3] names no key of the config; did you mean model.net.hidden_dims?",
+    ),
+    (
+        ["model=cnn", "model.net.chanels=[8]"],
+        "model.net.chanels=[8] names no key of the config; did you mean model.net.channels?",
+    ),
+    (
+        ["-m", "model.optimizer.lrr=0.1,0.01"],
+        "model.optimizer.lrr=0.1 names no key of the config; did you mean model.optimizer.lr?",
+    ),
+    (["~model.foo"], "~model.foo names no key of the config; there is nothing to delete"),
+    (
+        ["model=resnet"],
+        f"model='resnet' is not a config in conf/model/; {GROUPS} autoencoder, cnn, gan, linear, "
+        "mlp",
+    ),
+    (
+        ["data=cifar10"],
+        f"data='cifar10' is not a config in conf/data/; {GROUPS} fashion_mnist, mnist",
+    ),
+    (["model=mlp,transformer"], "model='transformer' is not a config in conf/model/; "),
+    (["data.batch_size=abc"], "data.batch_size='abc' is not accepted; expected an integer >= 1"),
+    (["data.batch_size=0"], "data.batch_size=0 is not accepted; expected an integer >= 1"),
+    (["data.batch_size=-32"], "data.batch_size=-32 is not accepted; expected an integer >= 1"),
+    (["trainer.max_epochs=0"], "trainer.max_epochs=0 is not accepted; expected an integer >= 1"),
+    (
+        ["trainer.max_epochs=1.5"],
+        "trainer.max_epochs=1.5 is not accepted; expected an integer >= 1",
+    ),
+    (["model.optimizer.lr=-0.1"], "model.optimizer.lr=-0.1 is not accepted; expected a number > 0"),
+    (["model.optimizer.lr=0"], "model.optimizer.lr=0 is not accepted; expected a number > 0"),
+    (
+        ["model.optimizer.weight_decay=-1"],
+        "model.optimizer.weight_decay=-1 is not accepted; expected a number >= 0",
+    ),
+    (["model.l1=-0.5"], "model.l1=-0.5 is not accepted; expected a number >= 0"),
+    (
+        ["model.net.dropout_p=1.5"],
+        "model.net.dropout_p=1.5 is not accepted; expected a number in [0, 1]",
+    ),
+    (
+        ["model=cnn", "model.net.dropout_p=-0.1"],
+        "model.net.dropout_p=-0.1 is not accepted; expected a number in [0, 1]",
+    ),
+    (
+        ["model.net.hidden_dims=[200,0]"],
+        "model.net.hidden_dims=[200, 0] is not accepted; expected a list of integers >= 1 "
+        "(may be empty)",
+    ),
+    (
+        ["model.net.activation=swish"],
+        "model.net.activation='swish' is not accepted; expected one of relu, tanh, sigmoid, "
+        "leaky_relu, elu, prelu",
+    ),
+    (
+        ["model.net.init=ones"],
+        "model.net.init='ones' is not accepted; expected one of default, zeros, normal, xavier, he",
+    ),
+    (
+        ["model.optimizer.name=lbfgs"],
+        "model.optimizer.name='lbfgs' is not accepted; expected one of sgd, adam, adamw, rmsprop",
+    ),
+    (
+        ["model.scheduler.name=warmup"],
+        "model.scheduler.name='warmup' is not accepted; expected one of none, cosine, onecycle, "
+        "step",
+    ),
+    (
+        ["data.val_fraction=0"],
+        "data.val_fraction=0 is not accepted; expected a number strictly between 0 and 1",
+    ),
+    (
+        ["data.order=random"],
+        "data.order='random' is not accepted; expected one of shuffled, by_label, fixed",
+    ),
+    (
+        ["data.subset_size=0"],
+        "data.subset_size=0 is not accepted; expected null or an integer >= 1",
+    ),
+    (
+        ["trainer.accelerator=quantum"],
+        "trainer.accelerator='quantum' is not accepted; expected one of cpu, gpu, cuda, mps, tpu, "
+        "auto",
+    ),
+    (["seed=abc"], "seed='abc' is not accepted; expected an integer"),
+    (
+        ["experiment=budget_100", "model.net.hidden_dims=[60,41]"],
+        "model.net.hidden_dims=[60, 41] has 101 hidden units; this experiment allows at most "
+        "constraints.max_hidden_units=100",
+    ),
+    (
+        ["experiment=budget_200", "model.net.hidden_dims=[200]"],
+        "model.net.hidden_dims=[200] has 1 hidden layers; this experiment needs at least "
+        "constraints.min_hidden_layers=2",
+    ),
+    (
+        ["experiment=budget_1000", "model.net.hidden_dims=[500,500]"],
+        "model.net.hidden_dims=[500, 500] has 2 hidden layers; this experiment needs at least "
+        "constraints.min_hidden_layers=3",
+    ),
+    (
+        ["model.optimizer.lr=0.1,abc("],
+        "cannot read the override 'model.optimizer.lr=0.1,abc(': mismatched input '<EOF>' "
+        "expecting",
+    ),
+]
+
+
+def _id(arguments: list[str]) -> str:
+    return " ".join(arguments)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"), CONFIG_CASES, ids=[_id(a) for a, _ in CONFIG_CASES]
+)
+def test_bad_config_is_refused_in_one_line(arguments: list[str], message: str) -> None:
+    with pytest.raises(LabError) as caught:
+        check_group_choices(arguments)
+        check_overrides(arguments, "train")
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_good_overrides_and_sweeps_pass_the_same_checks() -> None:
+    check_overrides(["model=cnn", "model.net.channels=[8]", "+model.scheduler.gamma=0.5"], "train")
+    check_overrides(["-m", "model.optimizer.lr=interval(1e-4,1)", "seed=range(1,3)"], "train")
+    # A multirun's values are checked member by member, so one bad member fails alone.
+    check_overrides(["-m", "model.optimizer.lr=-1,0.1"], "train")
+
+
+# Data rows: how to break a copy of the tiny MNIST folder, and the start of the line it gets.
+def _truncate(raw: Path) -> None:
+    path = raw / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-100])
+
+
+def _short_header(raw: Path) -> None:
+    (raw / "train-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 3, 0, 0]))
+
+
+def _labels_as_images(raw: Path) -> None:
+    shutil.copy(raw / "train-labels-idx1-ubyte", raw / "train-images-idx3-ubyte")
+
+
+def _text_file(raw: Path) -> None:
+    (raw / "t10k-labels-idx1-ubyte").write_text("these are not the labels you are looking for")
+
+
+def _trailing_bytes(raw: Path) -> None:
+    with open(raw / "t10k-labels-idx1-ubyte", "ab") as file:
+        file.write(b"\0\0")
+
+
+def _corrupt_gzip(raw: Path) -> None:
+    (raw / "t10k-images-idx3-ubyte").unlink()
+    (raw / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+
+
+def _fewer_labels(raw: Path) -> None:
+    write_idx(raw / "train-labels-idx1-ubyte", np.zeros(599, dtype=np.uint8))
+
+
+def _label_out_of_range(raw: Path) -> None:
+    write_idx(raw / "t10k-labels-idx1-ubyte", np.full(200, 12, dtype=np.uint8))
+
+
+def _missing_file(raw: Path) -> None:
+    (raw / "t10k-labels-idx1-ubyte").unlink()
+
+
+def _no_data_dir(raw: Path) -> None:
+    shutil.rmtree(raw.parent.parent)
+
+
+def _raw_is_a_file(raw: Path) -> None:
+    shutil.rmtree(raw)
+    raw.write_text("")
+
+
+DATA_CASES: list[tuple[str, Callable[[Path], None], str]] = [
+    (
+        "truncated images",
+        _truncate,
+        "{raw}/train-images-idx3-ubyte is truncated: header says shape (600, 28, 28) (470416 "
+        "bytes), file has 470316 bytes",
+    ),
+    (
+        "header cut short",
+        _short_header,
+        "{raw}/train-images-idx3-ubyte is truncated inside its header (6 bytes)",
+    ),
+    (
+        "wrong magic number",
+        _labels_as_images,
+        "{raw}/train-images-idx3-ubyte has magic number 0x00000801, expected 0x00000803",
+    ),
+    (
+        "not an IDX file",
+        _text_file,
+        "{raw}/t10k-labels-idx1-ubyte has magic number 0x74686573, not an IDX file of unsigned "
+        "bytes (expected 0x00000801)",
+    ),
+    (
+        "bytes after the data",
+        _trailing_bytes,
+        "{raw}/t10k-labels-idx1-ubyte is longer than its header says: header says shape (200,) "
+        "(208 bytes), file has 210 bytes",
+    ),
+    ("corrupt gzip", _corrupt_gzip, "cannot read {raw}/t10k-images-idx3-ubyte.gz: "),
+    (
+        "image/label count mismatch",
+        _fewer_labels,
+        "{raw}/train-images-idx3-ubyte holds 600 images but {raw}/train-labels-idx1-ubyte holds "
+        "599 labels",
+    ),
+    (
+        "label out of range",
+        _label_out_of_range,
+        "{raw}/t10k-labels-idx1-ubyte has label 12, but mnist has only 10 classes",
+    ),
+    (
+        "a file missing",
+        _missing_file,
+        "mnist files missing from {raw}: t10k-labels-idx1-ubyte; put train-images-idx3-ubyte, ",
+    ),
+    (
+        "data dir does not exist",
+        _no_data_dir,
+        "mnist files missing from {raw}: train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; put",
+    ),
+    ("raw folder is a file", _raw_is_a_file, "data directory {raw} is not a directory"),
+]
+
+
+@pytest.fixture
+def broken_copy(tmp_path: Path, tiny_data_dir: Path) -> Path:
+    """A copy of the tiny dataset's folder that a test may break; returns its MNIST/raw."""
+    shutil.copytree(tiny_data_dir / "MNIST", tmp_path / "data" / "MNIST")
+    return tmp_path / "data" / "MNIST" / "raw"
+
+
+def load(data_dir: Path, **settings: object) -> None:
+    datamodule = MNISTDataModule(data_dir=str(data_dir), download=False, **settings)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+
+
+@pytest.mark.parametrize(("name", "corrupt", "message"), DATA_CASES, ids=[c[0] for c in DATA_CASES])
+def test_bad_data_is_refused_in_one_line(
+    broken_copy: Path, name: str, corrupt: Callable[[Path], None], message: str
+) -> None:
+    corrupt(broken_copy)
+    with pytest.raises(LabError) as caught:
+        load(broken_copy.parent.parent)
+    assert str(caught.value).startswith(message.format(raw=broken_copy))
+    assert "\n" not in str(caught.value)
+
+
+def test_batch_larger_than_the_training_set(broken_copy: Path) -> None:
+    with pytest.raises(LabError) as caught:
+        load(broken_copy.parent.parent, batch_size=1000)
+    assert str(caught.value) == (
+        "data.batch_size=1000 is larger than the training set (540 samples); use at most 540"
+    )
+
+
+def test_unreadable_data_dir(broken_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if os.geteuid() == 0:
+        # root reads through chmod 000, so the permission check is simulated for that folder.
+        real_access = os.access
+        monkeypatch.setattr(
+            os, "access", lambda path, mode: Path(path) != broken_copy and real_access(path, mode)
+        )
+    broken_copy.chmod(0)
+    try:
+        with pytest.raises(LabError) as caught:
+            load(broken_copy.parent.parent)
+    finally:
+        broken_copy.chmod(0o755)
+    assert str(caught.value) == (
+        f"data directory {broken_copy} is not readable (permission denied); give this user read "
+        f"access or point data.data_dir / MNIST_LAB_DATA_DIR elsewhere"
+    )
+
+
+def test_unusable_accelerator(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    from mnist_lab.runs import build_trainer
+
+    cfg = compose_config("train", ["trainer.accelerator=gpu"], tmp_path)
+    with pytest.raises(LabError, match=r"^trainer.accelerator='gpu' cannot be used here: "):
+        build_trainer(cfg, [], False)
+
+
+@pytest.mark.parametrize("mirror", ["checksum mismatch", "connection dropped"])
+def test_failed_download_is_one_line_and_leaves_no_file(
+    tmp_path: Path, local_mirror, mirror: str
+) -> None:
+    if mirror == "checksum mismatch":
+        spec = replace(local_mirror, gz_md5={stem: "0" * 32 for stem in FILE_STEMS})
+        reason = "hash"
+    else:
+        spec = replace(local_mirror, mirrors=(f"{local_mirror.mirrors[0]}drop/",))
+        reason = "Connection broken: IncompleteRead"
+    with pytest.raises(LabError) as caught:
+        ensure_files(spec, tmp_path / "fresh", allow_download=True)
+    message = str(caught.value)
+    raw = tmp_path / "fresh" / "MNIST" / "raw"
+    assert message.startswith(
+        f"mnist download failed: could not fetch train-images-idx3-ubyte.gz into {raw} "
+        f"({spec.mirrors[0]}: "
+    )
+    assert reason in message and "\n" not in message
+    assert list(raw.iterdir()) == [], "a partial or unverified file was kept"
+
+
+# Through the real command line: (module, arguments, data breakage or None, line on stderr).
+CLI_CASES = [
+    ("train", ["foo=1"], None, "error: foo=1 names no key of the config; add a new key"),
+    ("train", ["model.optimizer.lr=-1"], None, "error: model.optimizer.lr=-1 is not accepted"),
+    ("train", ["model=resnet"], None, "error: model='resnet' is not a config in conf/model/"),
+    ("train", ["ckpt_path=last"], None, "error: ckpt_path=last: no run in "),
+    (
+        "evaluate",
+        ["ckpt_path=/no/such/run"],
+        None,
+        "error: ckpt_path='/no/such/run' does not exist; give a run directory "
+        "(outputs/train/runs/...) or a .ckpt file",
+    ),
+    # Data errors surface after torch is imported (5 s of CPU per process): one row stands for
+    # the rest, which share its code path and are checked in-process above.
+    ("train", [], _truncate, "error: {raw}/train-images-idx3-ubyte is truncated"),
+]
+
+HEAVY_IMPORTS_AT_EXIT = """
+import atexit, runpy, sys
+def report():
+    heavy = [m for m in ("torch", "lightning") if m in sys.modules]
+    print("HEAVY:", ",".join(heavy) or "none")
+atexit.register(report)
+sys.argv = [sys.argv[1], *sys.argv[2:]]
+runpy.run_module(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_the_cli_prints_one_line_exits_2_and_leaves_no_run(
+    tmp_path: Path, tiny_data_dir: Path
+) -> None:
+    """All rows run at once (each is a process of its own), then each is checked."""
+    started = []
+    for index, (module, arguments, corrupt, line) in enumerate(CLI_CASES):
+        data = tmp_path / f"data{index}"
+        shutil.copytree(tiny_data_dir / "MNIST", data / "MNIST")
+        if corrupt is not None:
+            corrupt(data / "MNIST" / "raw")
+        outputs = tmp_path / f"outputs{index}"
+        env = dict(
+            os.environ,
+            MNIST_LAB_LOG_DIR=str(outputs),
+            MNIST_LAB_DATA_DIR=str(data),
+            MPLBACKEND="Agg",
+        )
+        command = [sys.executable, "-c", HEAVY_IMPORTS_AT_EXIT, f"mnist_lab.{module}", *arguments]
+        process = subprocess.Popen(
+            [*command, "data.download=false"] if module == "train" else command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append((process, outputs, line.format(raw=data / "MNIST" / "raw"), corrupt))
+    for process, outputs, line, corrupt in started:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 2, stderr[-3000:]
+        errors = [text for text in stderr.splitlines() if text.startswith("error:")]
+        assert len(errors) == 1 and errors[0].startswith(line), stderr[-3000:]
+        assert "Traceback" not in stderr
+        assert list(outputs.rglob("*.ckpt")) == [] and list(outputs.glob("*/runs/*")) == []
+        if corrupt is None:  # config errors stop before torch is imported
+            assert "HEAVY: none" in stdout
