@@ -41,7 +41,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_lab.callbacks import EpochTimer
 from mnist_lab.data.datamodule import EpochOrder, TensorBatches
@@ -199,25 +199,14 @@ class LabAccuracyClock(L.Callback):
 def recipe_config(recipe: str, device: str, output_dir: str) -> DictConfig:
     """An experiment's config for timing, refused if the plain loop could not copy its recipe."""
     cfg = compose_without_validation([f"experiment={recipe}"], device, output_dir)
-    model = cfg.model
-    unsupported = [
-        f"{key}={value}"
-        for key, value, supported in (
-            ("model._target_", model._target_, model._target_.endswith("Classifier")),
-            (
-                "model.scheduler.name",
-                model.scheduler.name,
-                model.scheduler.name in ("none", "onecycle"),
-            ),
-            (
-                "model.optimizer.weight_decay",
-                model.optimizer.weight_decay,
-                not model.optimizer.weight_decay,
-            ),
-            ("model.l1", model.l1, not model.l1),
-        )
-        if not supported
-    ]
+    supported = {
+        "model._target_": lambda v: str(v).endswith("Classifier"),
+        "model.scheduler.name": lambda v: v in ("none", "onecycle"),
+        "model.optimizer.weight_decay": lambda v: not v,
+        "model.l1": lambda v: not v,
+    }
+    values = {key: OmegaConf.select(cfg, key) for key in supported}
+    unsupported = [f"{key}={values[key]}" for key, ok in supported.items() if not ok(values[key])]
     if unsupported:
         sys.exit(
             f"error: --recipe {recipe} has {', '.join(unsupported)}; the plain loop copies "

@@ -78,6 +78,7 @@ BAD_VALUES = [
     ),
     ("trainer.accelerator=quantum", "trainer.accelerator='quantum' is not accepted"),
     ("model.optimizer.weight_decay=-1", "model.optimizer.weight_decay=-1 is not accepted"),
+    ("model.channels_last=fast", "model.channels_last='fast' is not accepted; expected true or"),
 ]
 
 
