@@ -21,4 +21,4 @@ def test_progress_bar_reads_metrics_only_on_logging_steps_and_at_epoch_end(monke
         trainer.step = batch_idx
         bar.on_train_batch_end(trainer, None, None, None, batch_idx)
     bar.on_train_epoch_end(trainer, None)
-    assert reads == [4, 9, 11]  # after batches 5 and 10, then the epoch's end
+    assert reads == [0, 5, 10, 11]  # the steps the loss is logged on, then the epoch's end

@@ -111,7 +111,8 @@ class ProgressBar(RichProgressBar):
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
     ) -> None:
-        self._reads_metrics = (batch_idx + 1) % max(trainer.log_every_n_steps, 1) == 0
+        # the same steps on which the Classifier logs its step loss
+        self._reads_metrics = batch_idx % max(trainer.log_every_n_steps, 1) == 0
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
         self._reads_metrics = True
 
