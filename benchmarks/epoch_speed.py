@@ -1,6 +1,7 @@
 """Seconds per training epoch: the lab vs a plain PyTorch loop vs a per-sample DataLoader.
 
     python benchmarks/epoch_speed.py [--repeats 3] [--cases mlp32,mlp128,cnn128] [--device cpu]
+    python benchmarks/epoch_speed.py --mode time-to-accuracy --recipe cnn_fast [--repeats 3]
 
 All three paths train the same network (built by `mnist_lab.nets`) with the same optimizer,
 batch size and training images (the real MNIST training split, 54,000 after the validation
@@ -14,6 +15,12 @@ hold-out) in one process, one after the other, so the ratios compare like with l
               float per item, default collate), the way torchvision's MNIST class is used.
 
 Each figure is the median of `--repeats` epochs, each from a fresh model.
+
+`--mode time-to-accuracy` trains a whole experiment (`conf/experiment/<recipe>.yaml`) twice per
+repeat, through the lab and through the plain loop over the very same batches, and prints the
+training seconds each needed to reach 98%, 99% and 99.5% test accuracy, and their ratio. The test
+set is scored every `--eval-every` steps with the clock stopped, so the figures are training time
+only, resolved to that many steps.
 """
 
 from __future__ import annotations
@@ -29,27 +36,35 @@ from pathlib import Path
 # As mnist_lab itself does on import (see its __init__): set before torch starts its threads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import lightning as L  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_lab.callbacks import EpochTimer
+from mnist_lab.data.datamodule import EpochOrder, TensorBatches
+from mnist_lab.models.optimizers import make_optimizer
 from mnist_lab.runs import assemble
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 CASES = {"mlp32": ("mlp", 32), "mlp128": ("mlp", 128), "cnn32": ("cnn", 32), "cnn128": ("cnn", 128)}
+THRESHOLDS = (0.98, 0.99, 0.995)
 
 
 def lab_config(model: str, batch_size: int, device: str, output_dir: str):
+    overrides = [f"model={model}", f"data.batch_size={batch_size}", "trainer.max_epochs=1"]
+    return compose_without_validation(overrides, device, output_dir)
+
+
+def compose_without_validation(overrides: list[str], device: str, output_dir: str) -> DictConfig:
+    """The train config with `overrides`, validation and the checkpoint that needs it off."""
     overrides = [
-        f"model={model}",
-        f"data.batch_size={batch_size}",
+        *overrides,
         f"trainer.accelerator={device}",
-        "trainer.max_epochs=1",
-        "+trainer.limit_val_batches=0",
-        "+trainer.num_sanity_val_steps=0",
+        "++trainer.limit_val_batches=0",
+        "++trainer.num_sanity_val_steps=0",
         "~callbacks.model_checkpoint",  # nothing to monitor without validation
     ]
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
@@ -69,6 +84,8 @@ def time_lab(cfg) -> float:
 def make_net_and_optimizer(cfg, device: torch.device):
     torch.manual_seed(cfg.seed)
     net = instantiate(cfg.model.net, input_shape=[1, 28, 28], num_classes=10).to(device)
+    if cfg.model.get("channels_last"):
+        net.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.model.optimizer.lr)
     return net, optimizer
 
@@ -115,8 +132,166 @@ class PerSampleMNIST(torch.utils.data.Dataset):
         return image.unsqueeze(0), int(self.labels[index])
 
 
+@torch.inference_mode()
+def test_accuracy(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Accuracy on (images, labels) in eval mode, leaving the net in the mode it was in."""
+    was_training = net.training
+    net.eval()
+    batches = zip(images.split(2000), labels.split(2000), strict=True)
+    correct = sum(int((net(x).argmax(1) == y).sum()) for x, y in batches)
+    net.train(was_training)
+    return correct / len(labels)
+
+
+class AccuracyClock:
+    """Training seconds at which a model first reaches each test accuracy.
+
+    `check` scores the model every `eval_every` steps with the clock stopped, so the seconds
+    it records are time spent training only: wall-clock and this process's CPU time (the
+    latter is the steadier figure on a machine other jobs share).
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, eval_every: int) -> None:
+        self.images, self.labels, self.eval_every = images, labels, eval_every
+        # (wall seconds, CPU seconds, test accuracy) at each check
+        self.history: list[tuple[float, float, float]] = []
+        self._started = self._paused = torch.zeros(2, dtype=torch.float64)
+
+    @staticmethod
+    def _now() -> torch.Tensor:
+        return torch.tensor([time.perf_counter(), time.process_time()], dtype=torch.float64)
+
+    def start(self) -> None:
+        sync(self.images.device)
+        self._started, self._paused = self._now(), torch.zeros(2, dtype=torch.float64)
+
+    def check(self, net: torch.nn.Module, step: int, last: bool) -> None:
+        if step % self.eval_every and not last:
+            return
+        sync(self.images.device)
+        paused = self._now()
+        accuracy = test_accuracy(net, self.images, self.labels)
+        wall, cpu = (paused - self._started - self._paused).tolist()
+        self.history.append((wall, cpu, accuracy))
+        self._paused += self._now() - paused
+
+    def seconds_to(self, accuracy: float | None, clock: int = 0) -> float:
+        """Wall (clock=0) or CPU (clock=1) seconds to `accuracy`; None: to the end of training."""
+        if accuracy is None:
+            return self.history[-1][clock]
+        return next((h[clock] for h in self.history if h[2] >= accuracy), float("nan"))
+
+
+class LabAccuracyClock(L.Callback):
+    """Runs an AccuracyClock inside the lab's Trainer: started with training, checked per step."""
+
+    def __init__(self, clock: AccuracyClock) -> None:
+        self.clock = clock
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.clock.start()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        step = trainer.global_step
+        self.clock.check(pl_module, step, last=step == trainer.estimated_stepping_batches)
+
+
+def recipe_config(recipe: str, device: str, output_dir: str) -> DictConfig:
+    """An experiment's config for timing, refused if the plain loop could not copy its recipe."""
+    cfg = compose_without_validation([f"experiment={recipe}"], device, output_dir)
+    supported = {
+        "model._target_": lambda v: str(v).endswith("Classifier"),
+        "model.scheduler.name": lambda v: v in ("none", "onecycle"),
+        "model.optimizer.weight_decay": lambda v: not v,
+        "model.l1": lambda v: not v,
+    }
+    values = {key: OmegaConf.select(cfg, key) for key in supported}
+    unsupported = [f"{key}={values[key]}" for key, ok in supported.items() if not ok(values[key])]
+    if unsupported:
+        sys.exit(
+            f"error: --recipe {recipe} has {', '.join(unsupported)}; the plain loop copies "
+            "classifiers with no or a one-cycle schedule and no weight penalty"
+        )
+    return cfg
+
+
+def time_plain_recipe(cfg: DictConfig, datamodule, device: torch.device, clock: AccuracyClock):
+    """The recipe in a plain loop over the same batches, in the same order, as the lab's."""
+    net, _ = make_net_and_optimizer(cfg, device)
+    optimizer = make_optimizer(net.parameters(), cfg.model.optimizer)
+    images, labels = (t.to(device) for t in datamodule.splits["train"])
+    order = EpochOrder(labels, cfg.data.order, cfg.data.seed)
+    batches = TensorBatches(images, labels, cfg.data.batch_size, order)
+    total = cfg.trainer.max_epochs * len(batches)
+    scheduler = None
+    if cfg.model.scheduler.name == "onecycle":
+        settings = {k: v for k, v in cfg.model.scheduler.items() if k != "name"}
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=cfg.model.optimizer.lr, total_steps=total, **settings
+        )
+    clock.start()
+    step = 0
+    for epoch in range(cfg.trainer.max_epochs):
+        order.set_epoch(epoch)
+        for x, y in batches:
+            loss = F.cross_entropy(net(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            step += 1
+            clock.check(net, step, last=step == total)
+
+
+def time_to_accuracy(args: argparse.Namespace) -> None:
+    device = torch.device("cuda" if args.device == "gpu" else "cpu")
+    cfg = recipe_config(args.recipe, args.device, args.output_dir)
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    test_images, test_labels = (t.to(device) for t in datamodule.splits["test"])
+    clocks: dict[str, list[AccuracyClock]] = {"lab": [], "plain": []}
+    for repeat in range(args.repeats):
+        clock = AccuracyClock(test_images, test_labels, args.eval_every)
+        time_plain_recipe(cfg, datamodule, device, clock)
+        clocks["plain"].append(clock)
+        clock = AccuracyClock(test_images, test_labels, args.eval_every)
+        lab_datamodule, model, trainer = assemble(cfg)
+        trainer.callbacks.append(LabAccuracyClock(clock))
+        trainer.fit(model, datamodule=lab_datamodule)
+        clocks["lab"].append(clock)
+        done = {
+            k: f"{v[-1].history[-1][2]:.4f} in {v[-1].history[-1][0]:.2f}s"
+            for k, v in clocks.items()
+        }
+        print(f"  {args.recipe} repeat {repeat + 1}/{args.repeats}: {done}", file=sys.stderr)
+
+    steps = cfg.trainer.max_epochs * len(datamodule.train_dataloader())
+    print(
+        f"\n{args.recipe}: training seconds to each test accuracy (median of {args.repeats}; "
+        f"{steps} steps, test set scored every {args.eval_every} steps with the clock stopped)"
+    )
+    columns = ("target", "lab", "plain", "lab/plain", "lab CPU", "plain CPU", "CPU ratio")
+    print("".join(f"{name:>11}" for name in columns))
+    for accuracy in (*THRESHOLDS, None):
+        figures = []
+        for clock in (0, 1):
+            lab, plain = (
+                statistics.median(c.seconds_to(accuracy, clock) for c in clocks[path])
+                for path in ("lab", "plain")
+            )
+            figures += [lab, plain, lab / plain]
+        name = "all steps" if accuracy is None else f"{accuracy:.1%}"
+        print(f"{name:>11}" + "".join(f"{value:11.2f}" for value in figures))
+    finals = {k: ", ".join(f"{c.history[-1][2]:.4f}" for c in v) for k, v in clocks.items()}
+    print(f"final test accuracy: lab {finals['lab']}; plain {finals['plain']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mode", default="epoch", choices=["epoch", "time-to-accuracy"])
+    parser.add_argument("--recipe", default="cnn_fast", help="an experiment in conf/experiment/")
+    parser.add_argument("--eval-every", type=int, default=50, help="steps between test scores")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cases", default="mlp32,mlp128,cnn128", help=",".join(CASES))
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
@@ -125,6 +300,9 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device("cuda" if args.device == "gpu" else "cpu")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+    if args.mode == "time-to-accuracy":
+        time_to_accuracy(args)
+        return
 
     rows = []
     for case in args.cases.split(","):

@@ -78,6 +78,10 @@ CONFIG_CASES = [
         "model.net.dropout_p=-0.1 is not accepted; expected a number in [0, 1]",
     ),
     (
+        ["model.channels_last=fast"],
+        "model.channels_last='fast' is not accepted; expected true or false",
+    ),
+    (
         ["model.net.hidden_dims=[200,0]"],
         "model.net.hidden_dims=[200, 0] is not accepted; expected a list of integers >= 1 "
         "(may be empty)",

@@ -69,3 +69,18 @@ def test_every_optimizer_by_name(name: str) -> None:
 def test_unknown_optimizer_is_refused() -> None:
     with pytest.raises(LabError, match="unknown optimizer 'lbfgs'; choose one of sgd, adam"):
         make({"name": "lbfgs", "lr": 0.1}).configure_optimizers()
+
+
+def test_channels_last_stores_conv_kernels_nhwc_and_computes_the_same_logits() -> None:
+    cnn = {"_target_": "mnist_lab.nets.cnn.CNN", "channels": [4, 8], "hidden_dims": []}
+    models = {}
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        models[channels_last] = Classifier(
+            net=cnn, optimizer={"name": "adam", "lr": 1e-3}, channels_last=channels_last
+        ).eval()
+    # the second conv: the first has one input channel, contiguous in either order
+    conv = [m for m in models[True].net.modules() if isinstance(m, torch.nn.Conv2d)][1].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    x = torch.randn(3, 1, 28, 28)
+    torch.testing.assert_close(models[True](x), models[False](x), rtol=1e-4, atol=1e-5)

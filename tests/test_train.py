@@ -115,6 +115,15 @@ def test_real_mnist_short_budget_beats_95_percent(tmp_path: Path, real_data_dir:
     assert torch.get_num_threads() >= 1
 
 
+@pytest.mark.slow
+def test_cnn_fast_passes_98_5_percent_after_one_of_its_two_epochs(tmp_path: Path, real_data_dir):
+    """experiment=cnn_fast, cut to one epoch (and its one-cycle schedule with it) for speed."""
+    overrides = ["experiment=cnn_fast", "trainer.max_epochs=1", "logger=none"]
+    metrics = train(compose_config("train", overrides, tmp_path / "run", real_data_dir))
+    assert metrics["test/acc"] >= 0.985
+    assert metrics["params"] == 29_178
+
+
 def test_runs_without_any_logger(train_config, tmp_path: Path) -> None:
     metrics = train(train_config("logger=none", "trainer.max_epochs=1"))
     assert metrics["test/acc"] > 0.5

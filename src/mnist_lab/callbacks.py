@@ -15,6 +15,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelSummary as ModelSummaryCallback
+from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.model_summary import ModelSummary
 from matplotlib.figure import Figure
@@ -48,6 +49,33 @@ def _save(fig: Figure, output_dir: str | None, filename: str) -> Path | None:
     return path
 
 
+def _publish(
+    fig: Figure, output_dir: str | None, filename: str, trainer: L.Trainer, tag: str
+) -> Path | None:
+    """Save a figure as `_save` does and send the same pixels to TensorBoard as `tag`.
+
+    Drawing is most of a figure's cost, and `savefig` and `add_figure` would each draw it:
+    this draws once (0.15 s instead of 0.45 s of CPU for the confusion matrix).
+    """
+    import matplotlib.image
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig.set_dpi(120)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())
+    path = None
+    if output_dir:
+        path = Path(output_dir) / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        matplotlib.image.imsave(path, pixels)
+    if (tensorboard := _tensorboard(trainer)) is not None:
+        tensorboard.experiment.add_image(
+            tag, pixels[..., :3], trainer.global_step, dataformats="HWC"
+        )
+    return path
+
+
 class LayerSummary(ModelSummaryCallback):
     """Prints every layer's output shape and parameter count, and keeps the table with the run.
 
@@ -73,6 +101,31 @@ class LayerSummary(ModelSummaryCallback):
             tensorboard.experiment.add_text("model_summary", text, global_step=0)
 
 
+class ProgressBar(RichProgressBar):
+    """Rich's progress bar, reading the logged metrics only on the steps they are logged.
+
+    Lightning's bar reads them after every batch, calling `.item()` on each: a host-device
+    sync per step on a GPU. The step loss changes only every `trainer.log_every_n_steps`
+    steps anyway, so the bar reads the metrics then, and at every epoch's end.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._reads_metrics = True
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        # the same steps on which the Classifier logs its step loss
+        self._reads_metrics = batch_idx % max(trainer.log_every_n_steps, 1) == 0
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        self._reads_metrics = True
+
+    def _update_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._reads_metrics:
+            super()._update_metrics(trainer, pl_module)
+
+
 class ConfusionMatrixFigure(L.Callback):
     """After testing, draws the confusion matrix; saves it as PNG and sends it to TensorBoard."""
 
@@ -94,9 +147,7 @@ class ConfusionMatrixFigure(L.Callback):
         names = names or [str(i) for i in range(len(matrix))]
         dataset = datamodule.spec.name if datamodule is not None else "test set"
         fig = confusion_matrix_figure(matrix, names, title=f"{dataset} test confusion")
-        self.path = _save(fig, self.output_dir, self.filename)
-        if (tensorboard := _tensorboard(trainer)) is not None:
-            tensorboard.experiment.add_figure("test/confusion_matrix", fig, trainer.global_step)
+        self.path = _publish(fig, self.output_dir, self.filename, trainer, "test/confusion_matrix")
 
 
 class DecisionBoundary(L.Callback):
@@ -431,9 +482,9 @@ class Reconstructions(L.Callback):
             [f"MSE {error:.4f}" for error in errors],
             title=f"{datamodule.spec.name}: test images (top) and reconstructions (bottom)",
         )
-        self.path = _save(fig, self.output_dir, "reconstructions.png")
-        if (tensorboard := _tensorboard(trainer)) is not None:
-            tensorboard.experiment.add_figure("test/reconstructions", fig, trainer.global_step)
+        self.path = _publish(
+            fig, self.output_dir, "reconstructions.png", trainer, "test/reconstructions"
+        )
 
 
 class CodeEmbedding(L.Callback):
@@ -484,9 +535,8 @@ class CodeEmbedding(L.Callback):
             scores,
             score_name="10-NN accuracy on held-out half",
         )
-        self.path = _save(fig, self.output_dir, "code_vs_pca.png")
+        self.path = _publish(fig, self.output_dir, "code_vs_pca.png", trainer, "test/code_vs_pca")
         if (tensorboard := _tensorboard(trainer)) is not None:
-            tensorboard.experiment.add_figure("test/code_vs_pca", fig, trainer.global_step)
             names = [datamodule.spec.classes[label] for label in label_array]
             tensorboard.experiment.add_embedding(
                 torch.from_numpy(codes),

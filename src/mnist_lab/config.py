@@ -38,6 +38,10 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def boolean(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
 def positive_int(value: Any) -> bool:
     return _is_int(value) and value >= 1
 
@@ -60,10 +64,6 @@ def open_fraction(value: Any) -> bool:
 
 def positive_int_list(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and all(positive_int(v) for v in value)
-
-
-def boolean(value: Any) -> bool:
-    return isinstance(value, bool)
 
 
 def one_of(choices: tuple[str, ...]) -> Callable[[Any], bool]:
@@ -106,6 +106,7 @@ RULES = (
     Rule("model.optimizer.momentum", non_negative_number, "a number >= 0"),
     Rule("model.scheduler.name", one_of(SCHEDULERS), _choices(SCHEDULERS)),
     Rule("model.l1", non_negative_number, "a number >= 0"),
+    Rule("model.channels_last", boolean, "true or false"),
     Rule("model.net.hidden_dims", positive_int_list, "a list of integers >= 1 (may be empty)"),
     Rule("model.net.activation", one_of(ACTIVATIONS), _choices(ACTIVATIONS)),
     Rule("model.net.init", one_of(INITS), _choices(INITS)),
