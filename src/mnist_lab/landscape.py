@@ -24,6 +24,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
+from mnist_lab.arguments import ArgumentParser, int_at_least, positive_float
 
 if TYPE_CHECKING:
     import torch
@@ -207,49 +208,9 @@ def landscape(args: argparse.Namespace) -> list[Path]:
     return written
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not accepted; expected an integer >= 1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not accepted; expected a number > 0")
-    return value
-
-
-def grid_size(text: str) -> int:
-    """argparse type: an integer >= 2 (a grid needs two points per axis)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"{text!r} is not accepted; expected an integer >= 2")
-    return value
-
-
-class _OneLineErrors(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        # One `error:` line and exit status 2, like the other entry points (no usage dump).
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line; bad values exit with one `error:` line and status 2."""
-    parser = _OneLineErrors(
+    parser = ArgumentParser(
         prog="python -m mnist_lab.landscape",
         description="Loss surface over the top-2 PCA directions of a run's recorded parameter "
         "trajectory, with the trajectory drawn on it (train with callbacks=trajectory).",
@@ -263,7 +224,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "trajectories together, centred between the two final weights)",
     )
     parser.add_argument(
-        "--grid-size", type=grid_size, default=25, help="points per axis (default 25)"
+        "--grid-size", type=int_at_least(2), default=25, help="points per axis (default 25)"
     )
     parser.add_argument(
         "--span",
@@ -273,13 +234,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--subset-size",
-        type=positive_int,
+        type=int_at_least(1),
         default=2500,
         help="random training images the loss is measured on (default 2500)",
     )
     parser.add_argument(
         "--batch-points",
-        type=positive_int,
+        type=int_at_least(1),
         help="grid points evaluated together in one vmapped pass (default: as many as keep "
         "each activation under 8 MB, at most 64: 16 for the E15 MLP, 1 for a CNN)",
     )
@@ -290,7 +251,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--output-dir", type=Path, help="where the figures go (default: the run dir)"
     )
-    parser.add_argument("--threads", type=positive_int, help="torch threads (default: all)")
+    parser.add_argument("--threads", type=int_at_least(1), help="torch threads (default: all)")
     return parser.parse_args(argv)
 
 

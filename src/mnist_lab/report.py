@@ -12,7 +12,6 @@ about a second, also while training runs keep the CPU busy.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import json
@@ -30,6 +29,7 @@ from matplotlib.figure import Figure
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mnist_lab import LabError
+from mnist_lab.arguments import ArgumentParser
 from mnist_lab.plots import (
     dead_units_figure,
     image_sequence_figure,
@@ -527,7 +527,7 @@ def write_report(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point; returns the exit status (2 for a bad directory)."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m mnist_lab.report",
         description="Figures and a table (report.md, report.csv) from the runs in a run, sweep "
         "or runs directory, written into that directory.",

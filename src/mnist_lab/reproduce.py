@@ -32,6 +32,7 @@ import yaml
 from rich.console import Console
 
 from mnist_lab import LabError
+from mnist_lab.arguments import ArgumentParser, int_at_least
 from mnist_lab.report import Run, find_runs, load_run, markdown_table, write_report
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "conf" / "reproduce.yaml"
@@ -660,19 +661,9 @@ def select(catalogue: Catalogue, only: str | None) -> list[Entry]:
     return [entry for entry in catalogue.entries.values() if entry.id in wanted]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not accepted; expected an integer >= 1")
-    return value
-
-
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     cores = os.cpu_count() or 1
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m mnist_lab.reproduce",
         description="Run every experiment of the catalogue (conf/reproduce.yaml) at its "
         "documented budget (the index says where one is shrunk), report each, and write "
@@ -690,7 +681,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=int_at_least(1),
         default=min(2, cores),
         help="experiments run at once, each with cores/jobs torch threads "
         f"(default {min(2, cores)}: two 1-thread runs use 2 cores better than one 2-thread run)",
