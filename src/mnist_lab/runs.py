@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
 from mnist_lab.config import check_built_model
+from mnist_lab.files import atomic_write_text
 
 
 def build_trainer(
@@ -95,12 +96,9 @@ def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 def write_metrics(output_dir: str | Path, metrics: dict[str, float]) -> Path:
     """Save the final metrics as `metrics.json` in the run dir."""
-    path = Path(output_dir) / "metrics.json"
-    # Written beside and renamed: a reader (report, a sweeper) never sees half a file.
-    partial = path.with_name(".metrics.json.tmp")
-    partial.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    os.replace(partial, path)
-    return path
+    # A reader (report, a resumed sweep) never sees half a file.
+    text = json.dumps(metrics, indent=2, sort_keys=True) + "\n"
+    return atomic_write_text(Path(output_dir) / "metrics.json", text)
 
 
 def flat_config(cfg: DictConfig) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab.cli import CONF_DIR, entry_point, run_task
+from mnist_lab.files import atomic_write_text
 
 
 def train_scratch(cfg: DictConfig) -> dict[str, float]:
@@ -62,8 +63,8 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
     }
 
     run_dir = Path(cfg.paths.output_dir)
-    (run_dir / "metrics.json").write_text(
-        json.dumps({**metrics, "curves": history.curves}, indent=2)
+    atomic_write_text(
+        run_dir / "metrics.json", json.dumps({**metrics, "curves": history.curves}, indent=2)
     )
     np.savez(run_dir / "params.npz", **model.params)
     curves = {

@@ -17,6 +17,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from mnist_lab.cli import CONF_DIR, entry_point, run_task
+from mnist_lab.files import atomic_write_text
 from mnist_lab.scratch.data import batches
 from mnist_lab.scratch.functions import relu
 
@@ -191,8 +192,9 @@ def run_toy(cfg: DictConfig) -> dict[str, dict[str, float]]:
     )
     fig.savefig(run_dir / "toy_loss_curves.png", dpi=80)
     summary = {"test_squared_error": final, "target_variance": baselines}
-    (run_dir / "metrics.json").write_text(
-        json.dumps({**summary, "curves": curves, "W": w.tolist()}, indent=2)
+    atomic_write_text(
+        run_dir / "metrics.json",
+        json.dumps({**summary, "curves": curves, "W": w.tolist()}, indent=2),
     )
     print(f"{'function':<20}{'linear':>10}{'convnet':>10}{'variance':>10}  (test squared error)")
     for function, errors in final.items():
