@@ -163,7 +163,7 @@ def entry_point(
     hydra_main()
 
 
-def _run_dir_is_empty(run_dir: Path) -> bool:
+def run_dir_is_empty(run_dir: Path) -> bool:
     """True when the run dir holds only what Hydra wrote before the task began."""
     return all(p.name == ".hydra" or p.suffix == ".log" for p in run_dir.iterdir())
 
@@ -188,7 +188,7 @@ def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     except Exception as error:
         user_error = isinstance(error, LabError)
         if run_dir is not None and run_dir.is_dir():
-            if user_error and not multirun and _run_dir_is_empty(run_dir):
+            if user_error and not multirun and run_dir_is_empty(run_dir):
                 shutil.rmtree(run_dir)
             else:
                 reason = str(error) if user_error else f"{type(error).__name__}: {error}"

@@ -22,6 +22,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_lab.cli import run_dir_is_empty
+
 MEMBER_FILE = "member.json"
 
 
@@ -49,14 +51,9 @@ def newest_checkpoint(run_dir: Path) -> Path | None:
     return max(existing, key=lambda path: path.stat().st_mtime, default=None)
 
 
-def _left_outputs(run_dir: Path) -> bool:
-    """True when the dir holds more than what Hydra writes as a member starts."""
-    return any(p.name != ".hydra" and p.suffix != ".log" for p in run_dir.iterdir())
-
-
 def previous_attempt(run_dir: Path, digest: str) -> Attempt:
     """Classify what `run_dir` holds for a member whose config digest is `digest`."""
-    if not run_dir.is_dir() or not _left_outputs(run_dir):
+    if not run_dir.is_dir() or run_dir_is_empty(run_dir):
         return Attempt("none")
     member = run_dir / MEMBER_FILE
     try:
