@@ -46,7 +46,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from mnist_lab.callbacks import EpochTimer
 from mnist_lab.data.datamodule import EpochOrder, TensorBatches
 from mnist_lab.models.optimizers import make_optimizer
-from mnist_lab.runs import assemble
+from mnist_lab.runtime.assemble import assemble
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 CASES = {"mlp32": ("mlp", 32), "mlp128": ("mlp", 128), "cnn32": ("cnn", 32), "cnn128": ("cnn", 128)}

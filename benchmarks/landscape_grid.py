@@ -8,10 +8,10 @@ The network is the experiment's (E15: Fashion-MNIST MLP 784-50-50-50-10), the im
 depend on where the plane lies. Compared on the same grid:
 
 - loop: for each point, copy the vector into the network's parameters and run it.
-- vmap B: `mnist_lab.loss_plane.losses_at`, B grid points per vmapped functional_call.
-- plane B: `mnist_lab.loss_plane.grid_losses` (what the lab uses): the first layer's output on
-  the plane computed 3 times in all (it is affine in its parameters), the rest vmapped, B points
-  at a time.
+- vmap B: `mnist_lab.analysis.loss_plane.losses_at`, B grid points per vmapped functional_call.
+- plane B: `mnist_lab.analysis.loss_plane.grid_losses` (what the lab uses): the first layer's
+  output on the plane computed 3 times in all (it is affine in its parameters), the rest
+  vmapped, B points at a time.
 
 Each figure is the median of `--repeats` whole grids; CPU seconds (all threads) beside wall.
 """
@@ -34,7 +34,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 from torch.nn.utils import vector_to_parameters  # noqa: E402
 
-from mnist_lab.loss_plane import Plane, grid_losses, losses_at  # noqa: E402
+from mnist_lab.analysis.loss_plane import Plane, grid_losses, losses_at  # noqa: E402
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 

@@ -29,7 +29,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 from omegaconf import open_dict  # noqa: E402
 
-from mnist_lab.runs import assemble  # noqa: E402
+from mnist_lab.runtime.assemble import assemble  # noqa: E402
 
 CASES = {"mlp32": ("mlp", 32), "mlp128": ("mlp", 128), "cnn128": ("cnn", 128)}
 

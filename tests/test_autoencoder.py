@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mnist_lab.analysis.probes import knn_accuracy
 from mnist_lab.nets.autoencoder import DenseAutoencoder
-from mnist_lab.probes import knn_accuracy
 from mnist_lab.train import train
 
 

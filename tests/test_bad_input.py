@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 from mnist_lab import LabError
-from mnist_lab.cli import check_group_choices, check_overrides
 from mnist_lab.data.datamodule import MNISTDataModule
 from mnist_lab.data.datasets import FILE_STEMS, ensure_files
 from mnist_lab.data.idx import write_idx
+from mnist_lab.runtime.cli import check_group_choices, check_overrides
 
 from .conftest import ROOT, compose_config
 
@@ -327,7 +327,7 @@ def test_unusable_accelerator(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    from mnist_lab.runs import build_trainer
+    from mnist_lab.runtime.assemble import build_trainer
 
     cfg = compose_config("train", ["trainer.accelerator=gpu"], tmp_path)
     with pytest.raises(LabError, match=r"^trainer.accelerator='gpu' cannot be used here: "):

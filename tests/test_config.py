@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lab.config import ConfigError, check_config
+from mnist_lab.runtime.rules import ConfigError, check_config
 
 from .conftest import CONF_DIR, ROOT, compose_config
 
@@ -85,9 +85,9 @@ def test_help_and_cfg_never_import_torch_or_lightning(tmp_path: Path, arguments:
 
 
 def test_built_model_limits_parameters_and_layer_kinds(tmp_path: Path) -> None:
-    from mnist_lab.config import check_built_model
     from mnist_lab.nets.cnn import CNN
     from mnist_lab.nets.mlp import MLP
+    from mnist_lab.runtime.rules import check_built_model
 
     cnn_cfg = compose_config("train", ["experiment=cnn_under_1m"], tmp_path)
     check_built_model(CNN(**_net_kwargs(cnn_cfg)), cnn_cfg.constraints)
@@ -117,7 +117,7 @@ def _net_kwargs(cfg, **changes) -> dict:
 def test_every_experiment_builds_a_network_within_its_constraints(tmp_path: Path, experiment: str):
     from hydra.utils import instantiate
 
-    from mnist_lab.config import check_built_model
+    from mnist_lab.runtime.rules import check_built_model
 
     cfg = compose_config("train", [f"experiment={experiment}"], tmp_path)
     net = instantiate(cfg.model.net, input_shape=[1, 28, 28], num_classes=10)
@@ -128,7 +128,7 @@ def test_every_experiment_builds_a_network_within_its_constraints(tmp_path: Path
 def test_dropout_sweep_ends_are_allowed(tmp_path: Path, p: str) -> None:
     from hydra.utils import instantiate
 
-    from mnist_lab.config import check_built_model
+    from mnist_lab.runtime.rules import check_built_model
 
     cfg = compose_config(
         "train", ["experiment=dropout_sweep", f"model.net.dropout_p={p}"], tmp_path

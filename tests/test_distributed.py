@@ -15,7 +15,7 @@ from torch.utils.data import DistributedSampler
 
 from mnist_lab import LabError
 from mnist_lab.data.datamodule import EpochOrder, MNISTDataModule, shard
-from mnist_lab.distributed import own_process_group, pin_child_processes, starts_processes
+from mnist_lab.runtime.distributed import own_process_group, pin_child_processes, starts_processes
 from mnist_lab.train import train
 
 from .conftest import compose_config
@@ -107,8 +107,8 @@ def test_ddp_is_recognised_and_refused_under_launchers_that_cannot_start_ranks(t
         pytest.MonkeyPatch.context() as patch,
         pytest.raises(LabError, match="cannot run under hydra/launcher=joblib"),
     ):
-        patch.setattr("mnist_lab.distributed.HydraConfig.initialized", lambda: True)
-        patch.setattr("mnist_lab.distributed.HydraConfig.get", lambda: hydra)
+        patch.setattr("mnist_lab.runtime.distributed.HydraConfig.initialized", lambda: True)
+        patch.setattr("mnist_lab.runtime.distributed.HydraConfig.get", lambda: hydra)
         patch.setattr(sys, "argv", list(sys.argv))
         pin_child_processes(cfg)
 

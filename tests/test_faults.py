@@ -19,9 +19,9 @@ import torch
 
 from mnist_lab import LabError
 from mnist_lab.callbacks import FiniteLoss
-from mnist_lab.checkpoints import AtomicCheckpointIO
-from mnist_lab.resume import resume_arguments
-from mnist_lab.runs import assemble
+from mnist_lab.runtime.assemble import assemble
+from mnist_lab.runtime.checkpoints import AtomicCheckpointIO
+from mnist_lab.runtime.resume import resume_arguments
 
 from .conftest import ROOT
 from .test_config import run_cli

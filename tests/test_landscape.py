@@ -13,9 +13,7 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from mnist_lab.config import ConfigError, check_config
-from mnist_lab.landscape import main
-from mnist_lab.loss_plane import (
+from mnist_lab.analysis.loss_plane import (
     Plane,
     default_batch_points,
     first_affine_layer,
@@ -23,8 +21,10 @@ from mnist_lab.loss_plane import (
     grid_losses,
     losses_at,
 )
+from mnist_lab.landscape import main
 from mnist_lab.nets.cnn import CNN
 from mnist_lab.nets.mlp import MLP
+from mnist_lab.runtime.rules import ConfigError, check_config
 from mnist_lab.train import train
 
 from .conftest import compose_config

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from mnist_lab.sweeps import (
+from mnist_lab.runtime.sweep_resume import (
     MEMBER_FILE,
     config_digest,
     newest_checkpoint,

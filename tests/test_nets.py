@@ -8,10 +8,10 @@ from lightning.pytorch.utilities.model_summary import ModelSummary
 from torch import nn
 
 from mnist_lab import LabError
-from mnist_lab.choices import ACTIVATIONS
 from mnist_lab.models.classifier import Classifier
 from mnist_lab.nets.cnn import CNN
 from mnist_lab.nets.mlp import MLP
+from mnist_lab.runtime.choices import ACTIVATIONS
 
 
 def count(net: nn.Module) -> int:

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from mnist_lab.analysis.probes import dead_relu_units
 from mnist_lab.nets.cnn import CNN
 from mnist_lab.nets.mlp import MLP
-from mnist_lab.probes import dead_relu_units
 
 
 def test_dead_units_of_a_hand_made_mlp() -> None:

@@ -11,7 +11,6 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
-from mnist_lab.config import check_config
 from mnist_lab.reproduce import (
     Entry,
     EntryResult,
@@ -29,6 +28,7 @@ from mnist_lab.reproduce import (
     run_entry,
     step_command,
 )
+from mnist_lab.runtime.rules import check_config
 
 from .conftest import CONF_DIR
 from .test_config import run_cli

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from mnist_lab.cli import CONF_DIR
-from mnist_lab.config import ConfigError, check_config
+from mnist_lab.runtime.cli import CONF_DIR
+from mnist_lab.runtime.rules import ConfigError, check_config
 from mnist_lab.scratch.data import batches, load_flat, train_val_split
 from mnist_lab.scratch.functions import (
     accuracy,

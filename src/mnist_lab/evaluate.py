@@ -13,7 +13,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.cli import entry_point, run_task
+from mnist_lab.runtime.cli import entry_point, run_task
 
 
 def locate_run(ckpt_path: str) -> tuple[Path, Path]:
@@ -52,7 +52,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     from hydra.utils import get_class, instantiate
 
     from mnist_lab.callbacks import ConfusionMatrixFigure
-    from mnist_lab.runs import build_trainer, scalar_metrics, write_metrics
+    from mnist_lab.runtime.assemble import build_trainer, scalar_metrics, write_metrics
 
     run_cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     # The run's interpolations (paths, seed) resolve against this evaluation's values.

@@ -24,7 +24,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.arguments import ArgumentParser, int_at_least, positive_float
+from mnist_lab.runtime.arguments import ArgumentParser, int_at_least, positive_float
 
 if TYPE_CHECKING:
     import torch
@@ -122,7 +122,12 @@ def landscape(args: argparse.Namespace) -> list[Path]:
     """Compute and draw the landscape the parsed command line asks for; returns the files."""
     import torch
 
-    from mnist_lab.loss_plane import default_batch_points, fit_plane, grid_losses, losses_at
+    from mnist_lab.analysis.loss_plane import (
+        default_batch_points,
+        fit_plane,
+        grid_losses,
+        losses_at,
+    )
     from mnist_lab.plots import loss_contour_figure, loss_surface_figure
 
     run_dirs = [args.run_dir] + ([args.compare] if args.compare else [])

@@ -29,7 +29,6 @@ from matplotlib.figure import Figure
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.arguments import ArgumentParser
 from mnist_lab.plots import (
     dead_units_figure,
     image_sequence_figure,
@@ -37,6 +36,7 @@ from mnist_lab.plots import (
     metric_curves_figure,
     metric_vs_value_figure,
 )
+from mnist_lab.runtime.arguments import ArgumentParser
 
 DEFAULT_THRESHOLD = 0.97
 _ABSENT = object()

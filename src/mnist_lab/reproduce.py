@@ -32,8 +32,8 @@ import yaml
 from rich.console import Console
 
 from mnist_lab import LabError
-from mnist_lab.arguments import ArgumentParser, int_at_least
 from mnist_lab.report import Run, find_runs, load_run, markdown_table, write_report
+from mnist_lab.runtime.arguments import ArgumentParser, int_at_least
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "conf" / "reproduce.yaml"
 

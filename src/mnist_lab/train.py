@@ -12,11 +12,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, open_dict
 
-from mnist_lab.cli import CONF_DIR, entry_point, run_task
-from mnist_lab.config import check_config
-from mnist_lab.distributed import own_process_group
-from mnist_lab.resume import resume_arguments
-from mnist_lab.sweeps import resume_member
+from mnist_lab.runtime.cli import CONF_DIR, entry_point, run_task
+from mnist_lab.runtime.distributed import own_process_group
+from mnist_lab.runtime.resume import resume_arguments
+from mnist_lab.runtime.rules import check_config
+from mnist_lab.runtime.sweep_resume import resume_member
 
 
 def compose_config(overrides: Sequence[str] = (), output_dir: str | Path = "outputs") -> DictConfig:
@@ -41,8 +41,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    from mnist_lab.distributed import pin_child_processes
-    from mnist_lab.runs import assemble, flat_config, scalar_metrics, write_metrics
+    from mnist_lab.runtime.assemble import assemble, flat_config, scalar_metrics, write_metrics
+    from mnist_lab.runtime.distributed import pin_child_processes
 
     started = time.perf_counter()
     pin_child_processes(cfg)

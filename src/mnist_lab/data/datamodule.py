@@ -20,8 +20,8 @@ import torch
 from hydra.utils import to_absolute_path
 
 from mnist_lab import LabError
-from mnist_lab.choices import DATA_ORDERS, VAL_SPLITS
 from mnist_lab.data.datasets import DatasetSpec, ensure_files, get_spec, load_split
+from mnist_lab.runtime.choices import DATA_ORDERS, VAL_SPLITS
 
 
 def shard(indices: torch.Tensor, rank: int, world_size: int, pad: bool) -> torch.Tensor:

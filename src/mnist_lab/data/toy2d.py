@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from mnist_lab import LabError
-from mnist_lab.choices import TOY_DATASETS
 from mnist_lab.data.datamodule import TensorSplits
+from mnist_lab.runtime.choices import TOY_DATASETS
 
 # The truth tables: inputs (x1, x2) in this order, and each gate's output for them.
 GATE_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)

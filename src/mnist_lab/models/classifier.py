@@ -14,8 +14,8 @@ from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from mnist_lab import LabError
-from mnist_lab.choices import SCHEDULERS
 from mnist_lab.models.optimizers import make_optimizer
+from mnist_lab.runtime.choices import SCHEDULERS
 
 PENALIZED_LAYERS = (nn.Linear, nn.Conv2d)
 

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from mnist_lab import LabError
-from mnist_lab.choices import OPTIMIZERS
+from mnist_lab.runtime.choices import OPTIMIZERS
 
 OPTIMIZER_CLASSES: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from mnist_lab import LabError
-from mnist_lab.choices import ACTIVATIONS, INITS
+from mnist_lab.runtime.choices import ACTIVATIONS, INITS
 
 ACTIVATION_CLASSES: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,

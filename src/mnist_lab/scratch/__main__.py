@@ -13,8 +13,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_lab.cli import CONF_DIR, entry_point, run_task
-from mnist_lab.files import atomic_write_text
+from mnist_lab.runtime.atomic import atomic_write_text
+from mnist_lab.runtime.cli import CONF_DIR, entry_point, run_task
 
 
 def train_scratch(cfg: DictConfig) -> dict[str, float]:

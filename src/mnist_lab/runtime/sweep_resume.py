@@ -22,7 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_lab.cli import run_dir_is_empty
+from mnist_lab.runtime.cli import run_dir_is_empty
 
 MEMBER_FILE = "member.json"
 

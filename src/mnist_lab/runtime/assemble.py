@@ -19,8 +19,8 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.config import check_built_model
-from mnist_lab.files import atomic_write_text
+from mnist_lab.runtime.atomic import atomic_write_text
+from mnist_lab.runtime.rules import check_built_model
 
 
 def build_trainer(

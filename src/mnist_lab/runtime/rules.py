@@ -13,7 +13,8 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.choices import (
+from mnist_lab.data.datasets import DATASETS
+from mnist_lab.runtime.choices import (
     ACCELERATORS,
     ACTIVATIONS,
     DATA_ORDERS,
@@ -23,7 +24,6 @@ from mnist_lab.choices import (
     TOY_DATASETS,
     VAL_SPLITS,
 )
-from mnist_lab.data.datasets import DATASETS
 
 
 class ConfigError(LabError):

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn.utils import parameters_to_vector
 
 from mnist_lab import LabError
-from mnist_lab.loggers import CSVLogger
+from mnist_lab.analysis.probes import class_histogram, dead_relu_units, knn_accuracy
 from mnist_lab.nets.cnn import CNN
 from mnist_lab.plots import (
     confusion_matrix_figure,
@@ -32,7 +32,7 @@ from mnist_lab.plots import (
     image_grid,
     reconstruction_figure,
 )
-from mnist_lab.probes import class_histogram, dead_relu_units, knn_accuracy
+from mnist_lab.runtime.loggers import CSVLogger
 
 
 def _tensorboard(trainer: L.Trainer) -> TensorBoardLogger | None:

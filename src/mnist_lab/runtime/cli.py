@@ -18,11 +18,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.config import ConfigError, check_config
+from mnist_lab.runtime.rules import ConfigError, check_config
 
 T = TypeVar("T")
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 # conf/scratch/*.yaml reach the lab's paths/ and hydra/ groups through this (their searchpath),
 # so the NumPy entry points work from any directory.
 os.environ.setdefault("MNIST_LAB_CONF_DIR", str(CONF_DIR))

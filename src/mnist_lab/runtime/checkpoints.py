@@ -10,7 +10,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from mnist_lab.files import atomic_write
+from mnist_lab.runtime.atomic import atomic_write
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

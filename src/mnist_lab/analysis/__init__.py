@@ -1,0 +1,1 @@
+"""The maths behind reports and probes: tables, loss planes, dead units, kNN."""

@@ -1,0 +1,1 @@
+"""Plumbing every command shares: command-line checks, config rules, the run directory, resume."""
