@@ -166,7 +166,7 @@ class DecisionBoundary(L.Callback):
     @torch.no_grad()
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         datamodule = trainer.datamodule
-        if not trainer.is_global_zero or tuple(getattr(datamodule, "image_shape", ())) != (2,):
+        if not trainer.is_global_zero or tuple(getattr(datamodule, "input_shape", ())) != (2,):
             return
         points, labels = datamodule.on_device("train")
         low, high = points.min(0).values, points.max(0).values
@@ -435,7 +435,7 @@ class Reconstructions(L.Callback):
     """Shows what an autoencoder makes of images it did not train on.
 
     Every validation epoch: a grid of `grid_size` validation images above their reconstructions
-    goes to TensorBoard (`val/reconstructions`). After testing: seed 004's figure, `pairs` test
+    goes to TensorBoard (`val/reconstructions`). After testing: CS541 HW3's figure, `pairs` test
     images above their reconstructions, labelled, saved as `reconstructions.png`.
     """
 
@@ -488,7 +488,7 @@ class Reconstructions(L.Callback):
 
 
 class CodeEmbedding(L.Callback):
-    """After testing, compares an autoencoder's 2-D codes with PCA's 2-D projection (seed 002).
+    """After testing, compares an autoencoder's 2-D codes with PCA's 2-D projection (APML ex3).
 
     Both embed the same `num_points` random test images; PCA is fit on the training images,
     as the autoencoder was. Each is scored by `knn_accuracy` (logged as `test/knn_acc_ae` and

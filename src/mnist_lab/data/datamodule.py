@@ -202,7 +202,7 @@ class MNISTDataModule(TensorSplits, L.LightningDataModule):
         return len(self.spec.classes)
 
     @property
-    def image_shape(self) -> tuple[int, int, int]:
+    def input_shape(self) -> tuple[int, int, int]:
         return (1, 28, 28)
 
     def prepare_data(self) -> None:
@@ -214,7 +214,7 @@ class MNISTDataModule(TensorSplits, L.LightningDataModule):
         hp = self.hparams
         n = len(labels)
         n_val = int(round(n * hp.val_fraction))
-        if hp.val_split == "last":  # seed 003: first 80% train, last 20% validation
+        if hp.val_split == "last":  # CS7643 A1: first 80% train, last 20% validation
             order = np.arange(n)
         else:
             order = np.random.default_rng(hp.split_seed).permutation(n)

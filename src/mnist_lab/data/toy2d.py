@@ -129,7 +129,7 @@ class Toy2DDataModule(TensorSplits, L.LightningDataModule):
         return len(self.spec.classes)
 
     @property
-    def image_shape(self) -> tuple[int]:
+    def input_shape(self) -> tuple[int]:
         """The shape of one input (named as in MNISTDataModule, which the models read)."""
         return (2,)
 

@@ -1,4 +1,4 @@
-"""The adversarial recipe (seed 000, 7.2): a discriminator step, then a generator step."""
+"""The adversarial recipe (CS156 bonus, 7.2): a discriminator step, then a generator step."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from mnist_lab.models.optimizers import make_optimizer
 class GAN(L.LightningModule):
     """Trains a net with `generator`, `discriminator` and `latent_dim` by manual optimization.
 
-    Discriminator loss, as in seed 000: L(D) = -1/2 E[log D(x)] - 1/2 E[log(1 - D(G(z)))].
+    Discriminator loss, as in CS156 bonus: L(D) = -1/2 E[log D(x)] - 1/2 E[log(1 - D(G(z)))].
     Generator loss: the non-saturating -E[log D(G(z))] rather than the minimax -L(D), whose
     gradient vanishes while D still rejects every sample (early training); both have the same
     fixed point. Pixels in [0, 1] (`data.normalize=false`) are mapped to the tanh range [-1, 1].

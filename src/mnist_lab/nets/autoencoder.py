@@ -15,7 +15,7 @@ class DenseAutoencoder(nn.Module):
     """Flatten -> (Linear -> activation) per width -> Linear to `code_size` [-> activation],
     then the decoder mirrors the widths -> Linear -> Sigmoid, reshaped to the input's shape.
 
-    With hidden_dims [128] and code_size 64 this is seed 004's 784-128-64-128-784. The sigmoid
+    With hidden_dims [128] and code_size 64 this is CS541 HW3's 784-128-64-128-784. The sigmoid
     output matches pixels in [0, 1] (`data.normalize=false`). `code_activation=false` leaves the
     code linear, which a 2-D code needs: a ReLU would fold three quarters of the plane onto
     its axes.

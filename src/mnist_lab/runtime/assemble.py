@@ -56,7 +56,7 @@ def assemble(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule,
     model = instantiate(
         cfg.model,
         num_classes=datamodule.num_classes,
-        input_shape=list(datamodule.image_shape),
+        input_shape=list(datamodule.input_shape),
         _recursive_=False,
         _convert_="all",  # plain dicts and lists in the checkpoint's hparams
     )

@@ -1,4 +1,4 @@
-"""Train seed 003's NumPy classifiers on MNIST: `python -m mnist_lab.scratch [model=two_layer]`.
+"""Train CS7643 A1's NumPy classifiers on MNIST: `python -m mnist_lab.scratch [model=two_layer]`.
 
 Prints the best-validation epoch's validation and test accuracy; the run dir gets metrics.json,
 learning_curves.png and the parameters as params.npz.

@@ -1,4 +1,4 @@
-"""MNIST as NumPy arrays, seed 003's first-80% / last-20% split, and mini-batches."""
+"""MNIST as NumPy arrays, CS7643 A1's first-80% / last-20% split, and mini-batches."""
 
 from __future__ import annotations
 

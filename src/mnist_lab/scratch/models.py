@@ -42,7 +42,7 @@ class Model:
 
 
 class SoftmaxRegression(Model):
-    """scores = x W, no bias; with `relu_scores`, ReLU(x W) as seed 003 words it.
+    """scores = x W, no bias; with `relu_scores`, ReLU(x W) as CS7643 A1 words it.
 
     The ReLU lets a class die: once its score is <= 0 on every sample it gets no gradient
     and is never predicted again (on MNIST two to five of the ten classes die; README, E20).
@@ -76,7 +76,7 @@ class SoftmaxRegression(Model):
 
 
 class TwoLayerMLP(Model):
-    """scores = sigmoid(x W1 + b1) W2 + b2: seed 003's two-layer perceptron."""
+    """scores = sigmoid(x W1 + b1) W2 + b2: CS7643 A1's two-layer perceptron."""
 
     biases = ("b1", "b2")
 

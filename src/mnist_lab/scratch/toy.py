@@ -31,7 +31,7 @@ def logsumexp(z: np.ndarray) -> np.ndarray:
 
 
 def toy_targets(x: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
-    """The three functions of seed 002 evaluated on each row of x."""
+    """The three functions of APML ex3 evaluated on each row of x."""
     wx = x @ w.T
     return {
         "y1 = sum(Wx)": wx.sum(axis=1),
