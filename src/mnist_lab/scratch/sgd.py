@@ -82,7 +82,7 @@ def fit(
     seed: int,
     progress: bool = True,
 ) -> History:
-    """Train for `epochs`; train loss/acc are means over the epoch's batches (CS7643 A1's curves)."""
+    """Train for `epochs`; train loss/acc are epoch means over batches (CS7643 A1's curves)."""
     from tqdm.auto import tqdm
 
     rng = np.random.default_rng(seed)
