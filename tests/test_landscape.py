@@ -208,12 +208,16 @@ def test_two_runs_share_one_plane(
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["{empty}"], "error: {empty} has no .hydra/config.yaml; give a run dir made by train"),
+        (["{empty}"], "error: {empty} has no .hydra/config.yaml; landscape needs a run dir"),
         (["/no/such/run"], "error: /no/such/run does not exist; give a run dir"),
         (["{other}"], "error: {other} has no trajectory.pt; train with the trajectory recorded"),
         (["{run}", "--grid-size=1"], "error: argument --grid-size: '1' is not accepted; expected"),
         (["{run}", "--subset-size=0"], "error: argument --subset-size: '0' is not accepted"),
-        (["{sweep}"], "error: {sweep} has no .hydra/config.yaml; give a run dir made by train (a"),
+        (
+            ["{sweep}"],
+            "error: {sweep} has no .hydra/config.yaml; landscape needs a run dir made by "
+            "mnist_lab.train (a sweep dir: give one of its runs",
+        ),
         (["{run}", "--span=-2"], "error: argument --span: '-2' is not accepted; expected a number"),
         (
             ["{run}", "--subset-size=100000"],

@@ -11,12 +11,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from mnist_lab.runtime.sweep_resume import (
-    MEMBER_FILE,
-    config_digest,
-    newest_checkpoint,
-    previous_attempt,
-)
+from mnist_lab.runtime.resume import config_digest, previous_attempt
+from mnist_lab.runtime.rundir import MEMBER_FILE, RunDir
 
 from .conftest import CONF_DIR, compose_config
 from .test_config import run_cli
@@ -109,7 +105,7 @@ def _member_dir(tmp_path: Path, digest: str = "abc", **files: str) -> Path:
 
 def test_a_member_with_metrics_and_no_failure_is_finished(tmp_path: Path) -> None:
     run = _member_dir(tmp_path, **{"metrics.json": '{"val/acc_best": 0.5}'})
-    attempt = previous_attempt(run, "abc")
+    attempt = previous_attempt(RunDir(run), "abc")
     assert (attempt.state, attempt.metrics) == ("finished", {"val/acc_best": 0.5})
 
 
@@ -122,26 +118,27 @@ def test_a_member_with_metrics_and_no_failure_is_finished(tmp_path: Path) -> Non
     ],
 )
 def test_killed_failed_or_half_written_members_are_unfinished(tmp_path: Path, files) -> None:
-    attempt = previous_attempt(_member_dir(tmp_path, **files), "abc")
+    attempt = previous_attempt(RunDir(_member_dir(tmp_path, **files)), "abc")
     assert attempt.state == "unfinished"
 
 
 def test_only_a_fresh_dir_is_new_and_another_config_is_not_mistaken_for_this_one(tmp_path):
     fresh = tmp_path / "fresh"
     (fresh / ".hydra").mkdir(parents=True)
-    assert previous_attempt(fresh, "abc").state == "none"
+    assert previous_attempt(RunDir(fresh), "abc").state == "none"
     run = _member_dir(tmp_path, "old", **{"metrics.json": '{"val/acc_best": 0.5}'})
-    assert previous_attempt(run, "abc").state == "other"
+    assert previous_attempt(RunDir(run), "abc").state == "other"
 
 
 def test_resume_starts_from_the_newest_checkpoint(tmp_path: Path) -> None:
     run = _member_dir(tmp_path, **{"checkpoints__last.ckpt": "x", "hpc_ckpt_1.ckpt": "y"})
     now = time.time()
     os.utime(run / "checkpoints" / "last.ckpt", (now - 60, now - 60))
-    assert newest_checkpoint(run) == run / "hpc_ckpt_1.ckpt"  # saved when SLURM preempted it
+    # saved when SLURM preempted it
+    assert RunDir(run).newest_checkpoint() == run / "hpc_ckpt_1.ckpt"
     os.utime(run / "hpc_ckpt_1.ckpt", (now - 120, now - 120))
-    assert newest_checkpoint(run) == run / "checkpoints" / "last.ckpt"
-    assert newest_checkpoint(tmp_path / "nothing") is None
+    assert RunDir(run).newest_checkpoint() == run / "checkpoints" / "last.ckpt"
+    assert RunDir(tmp_path / "nothing").newest_checkpoint() is None
 
 
 def test_config_digest_ignores_paths_but_not_settings(tmp_path: Path) -> None:

@@ -13,14 +13,13 @@ import numpy as np
 import pytest
 
 from mnist_lab.report import (
-    find_runs,
     legend_labels,
-    load_run,
     main,
     seed_table,
     summary_table,
     swept_keys,
 )
+from mnist_lab.runtime.rundir import RunDir, find_runs
 
 CSV_COLUMNS = [
     "epoch",
@@ -132,7 +131,7 @@ def sweep_dir(tmp_path: Path) -> Path:
 
 
 def test_load_run_reads_per_epoch_curves_and_status(sweep_dir: Path) -> None:
-    run = load_run(sweep_dir / "0")
+    run = RunDir(sweep_dir / "0").read()
     assert run.status == "ok" and run.reason == ""
     assert run.overrides == {"trainer.max_epochs": "3", "model.net.hidden_dims": "[32,16]"}
     assert run.curves["val/acc"] == [0.95, 0.972, 0.975]
@@ -140,18 +139,18 @@ def test_load_run_reads_per_epoch_curves_and_status(sweep_dir: Path) -> None:
     # step-level, test and epoch-less (learning-rate) columns are not per-epoch curves
     assert not {"train/loss_step", "test/acc", "lr-Adam/weights"} & set(run.curves)
     assert run.seconds_per_epoch == pytest.approx(2.0)  # mean of the logged epochs, not the last
-    failed = load_run(sweep_dir / "2")
+    failed = RunDir(sweep_dir / "2").read()
     assert (failed.status, failed.reason) == ("failed", "loss became NaN at epoch 2")
 
 
 def test_incomplete_and_fast_dev_run_members(tmp_path: Path) -> None:
     running = write_run(tmp_path / "running", [], [0.9], [8], params=None)
-    assert load_run(running).status == "incomplete"
-    assert load_run(running).best_val_acc == 0.9  # progress so far, from the CSV log
+    assert RunDir(running).read().status == "incomplete"
+    assert RunDir(running).read().best_val_acc == 0.9  # progress so far, from the CSV log
     fast = tmp_path / "fast"
     (fast / ".hydra").mkdir(parents=True)
     (fast / "metrics.json").write_text('{"params": 100.0, "val/acc_best": 0.2}')
-    run = load_run(fast)  # fast_dev_run: no csv/ and no overrides.yaml
+    run = RunDir(fast).read()  # fast_dev_run: no csv/ and no overrides.yaml
     assert (run.status, run.curves, run.overrides, run.best_val_acc) == ("ok", {}, {}, 0.2)
 
 
@@ -271,7 +270,7 @@ def test_gan_run_gets_loss_mode_collapse_and_sample_sequence_figures(tmp_path: P
         fig.add_subplot().imshow(np.full((4, 4), epoch))
         fig.savefig(run_dir / f"samples_epoch_{epoch:03d}.png")
 
-    figures = gan_figures(load_run(run_dir), most_grids=4)
+    figures = gan_figures(RunDir(run_dir).read(), most_grids=4)
     assert set(figures) == {"gan_losses.png", "mode_collapse.png", "samples_over_training.png"}
     titles = [ax.get_title() for ax in figures["samples_over_training.png"].axes if ax.get_title()]
     assert titles == ["epoch 1", "epoch 5", "epoch 8", "epoch 12"]

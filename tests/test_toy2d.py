@@ -15,9 +15,10 @@ from mnist_lab.data.toy2d import GATE_OUTPUTS, Toy2DDataModule
 from mnist_lab.evaluate import evaluate
 from mnist_lab.nets.mlp import MLP
 from mnist_lab.plots import decision_boundary_figure
-from mnist_lab.report import find_runs, write_report
+from mnist_lab.report import write_report
 from mnist_lab.runtime.choices import TOY_DATASETS
 from mnist_lab.runtime.rules import ConfigError, check_config
+from mnist_lab.runtime.rundir import find_runs
 from mnist_lab.train import train
 
 from .conftest import CONF_DIR, compose_config

@@ -10,51 +10,54 @@ from pathlib import Path
 
 import hydra
 from hydra.utils import to_absolute_path
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from mnist_lab import LabError
-from mnist_lab.runtime.cli import entry_point, run_task
+from mnist_lab.runtime.cli import entry_point
+from mnist_lab.runtime.rundir import CHECKPOINT_DIR, CONFIG_FILE, RunDir
+from mnist_lab.runtime.task import run_task
 
 
-def locate_run(ckpt_path: str) -> tuple[Path, Path]:
+def locate_run(ckpt_path: str) -> tuple[RunDir, Path]:
     """(run dir, checkpoint file) from a run dir or a checkpoint inside one."""
     path = Path(to_absolute_path(str(ckpt_path)))
     if path.is_dir():
-        run_dir = path
-        candidates = [path / "checkpoints" / "best.ckpt", path / "checkpoints" / "last.ckpt"]
+        run = RunDir(path)
+        candidates = [run.best_checkpoint, run.last_checkpoint]
         checkpoint = next((c for c in candidates if c.is_file()), None)
         if checkpoint is None:
+            best, last = (c.relative_to(path) for c in candidates)
             raise LabError(
-                f"ckpt_path={ckpt_path!r} is a directory without checkpoints/best.ckpt or "
-                f"checkpoints/last.ckpt; give a run directory or a .ckpt file"
+                f"ckpt_path={ckpt_path!r} is a directory without {best} or {last}; give a run "
+                f"directory or a .ckpt file"
             )
     elif path.is_file():
         checkpoint = path
-        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        run = RunDir(path.parent.parent if path.parent.name == CHECKPOINT_DIR else path.parent)
     else:
         raise LabError(
             f"ckpt_path={ckpt_path!r} does not exist; give a run directory "
             f"(outputs/train/runs/...) or a .ckpt file"
         )
-    if not (run_dir / ".hydra" / "config.yaml").is_file():
+    if not (run / CONFIG_FILE).is_file():
         raise LabError(
-            f"no saved config at {run_dir / '.hydra' / 'config.yaml'}; ckpt_path must be a "
+            f"no saved config at {run / CONFIG_FILE}; ckpt_path must be a "
             f"run directory made by mnist_lab.train or a checkpoint inside one"
         )
-    return run_dir, checkpoint
+    return run, checkpoint
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test the checkpoint on the official test set; saves metrics and a confusion matrix."""
-    run_dir, checkpoint = locate_run(cfg.ckpt_path)
+    run, checkpoint = locate_run(cfg.ckpt_path)
 
     import lightning as L
     from hydra.utils import get_class, instantiate
 
     from mnist_lab.callbacks import ConfusionMatrixFigure
-    from mnist_lab.runtime.assemble import build_trainer, scalar_metrics, write_metrics
+    from mnist_lab.runtime.assemble import build_trainer, scalar_metrics
 
-    run_cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    run_cfg = run.config()
     # The run's interpolations (paths, seed) resolve against this evaluation's values.
     run_cfg.paths = cfg.paths
     if "data_dir" in run_cfg.data:  # generated data (toy 2-D problems) has no folder
@@ -66,7 +69,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer = build_trainer(cfg, [confusion], False)
     trainer.test(model, datamodule=datamodule)
     metrics = scalar_metrics(trainer.callback_metrics)
-    write_metrics(cfg.paths.output_dir, metrics)
+    RunDir(cfg.paths.output_dir).write_metrics(metrics)
     if "test/acc" in metrics:
         summary = f"test loss {metrics['test/loss']:.4f}, test accuracy {metrics['test/acc']:.4f}"
     else:  # autoencoders and GANs report other test metrics

@@ -13,7 +13,6 @@ torch, Lightning and scikit-learn are imported only once the arguments are check
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -24,13 +23,13 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.runtime.arguments import ArgumentParser, int_at_least, positive_float
+from mnist_lab.runtime.cli import ArgumentParser, int_at_least, positive_float
+from mnist_lab.runtime.rundir import TRAJECTORY_FILE, RunDir, default_data_dir
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-TRAJECTORY_FILE = "trajectory.pt"
 CLASSIFIER = "mnist_lab.models.classifier.Classifier"
 # Beyond the trajectories' extent, on each side, as a fraction of that extent.
 MARGIN = 0.25
@@ -62,20 +61,6 @@ def load_trajectory(run_dir: Path) -> dict[str, Any]:
             f"(train longer or raise callbacks.trajectory.snapshots_per_epoch)"
         )
     return trajectory
-
-
-def load_run_config(run_dir: Path) -> DictConfig:
-    """The run's saved config; LabError when `run_dir` is not a training run dir."""
-    config = run_dir / ".hydra" / "config.yaml"
-    if not run_dir.is_dir():
-        raise LabError(f"{run_dir} does not exist; give a run dir (outputs/train/runs/...)")
-    if not config.is_file():
-        members = sorted(p.name for p in run_dir.iterdir() if (p / ".hydra").is_dir())
-        hint = (
-            f" (a sweep dir: give one of its runs, e.g. {run_dir / members[0]})" if members else ""
-        )
-        raise LabError(f"{run_dir} has no .hydra/config.yaml; give a run dir made by train{hint}")
-    return OmegaConf.load(config)
 
 
 def build_net(run_cfg: DictConfig, trajectory: dict[str, Any]) -> nn.Module:
@@ -131,7 +116,7 @@ def landscape(args: argparse.Namespace) -> list[Path]:
     from mnist_lab.plots import loss_contour_figure, loss_surface_figure
 
     run_dirs = [args.run_dir] + ([args.compare] if args.compare else [])
-    configs = [load_run_config(run_dir) for run_dir in run_dirs]
+    configs = [RunDir(run_dir).saved_config("landscape") for run_dir in run_dirs]
     for run_dir, cfg in zip(run_dirs, configs, strict=True):
         target = OmegaConf.select(cfg, "model._target_", default=None)
         if target != CLASSIFIER:
@@ -153,7 +138,7 @@ def landscape(args: argparse.Namespace) -> list[Path]:
     if args.threads:
         torch.set_num_threads(args.threads)
     net = build_net(configs[0], trajectories[0])
-    data_dir = args.data_dir or os.environ.get("MNIST_LAB_DATA_DIR") or "data"
+    data_dir = args.data_dir or default_data_dir()
     images, labels = training_subset(configs[0], data_dir, args.subset_size, args.seed)
 
     batch_points = args.batch_points or default_batch_points(net, images)

@@ -12,21 +12,17 @@ about a second, also while training runs keep the CPU busy.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import json
 import math
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from matplotlib import image as plt_image
 from matplotlib.figure import Figure
-from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mnist_lab import LabError
 from mnist_lab.plots import (
@@ -36,187 +32,11 @@ from mnist_lab.plots import (
     metric_curves_figure,
     metric_vs_value_figure,
 )
-from mnist_lab.runtime.arguments import ArgumentParser
+from mnist_lab.runtime.cli import ArgumentParser
+from mnist_lab.runtime.rundir import Run, find_runs
 
 DEFAULT_THRESHOLD = 0.97
 _ABSENT = object()
-
-
-@dataclass
-class Run:
-    """What one training run left in its directory."""
-
-    path: Path
-    name: str
-    # key -> value exactly as given on the command line (`.hydra/overrides.yaml`)
-    overrides: dict[str, str]
-    config: DictConfig
-    # final numbers (`metrics.json`); empty when the run did not finish
-    metrics: dict[str, float]
-    # one value per epoch from `csv/metrics.csv`, index 0 = epoch 1, NaN where not logged
-    curves: dict[str, list[float]] = field(default_factory=dict)
-    status: str = "ok"  # ok, failed or incomplete
-    reason: str = ""  # why it failed, from failed.txt
-
-    def value(self, key: str) -> str:
-        """The setting `key` as given on the command line, else as its composed config has it.
-
-        Empty for a key the run does not have, or whose value is a whole config group.
-        """
-        if key in self.overrides:
-            return self.overrides[key]
-        value = OmegaConf.select(
-            self.config, key, default=_ABSENT, throw_on_resolution_failure=False
-        )
-        if value is _ABSENT or isinstance(value, DictConfig):
-            return ""
-        if isinstance(value, ListConfig):
-            # Written the way Hydra overrides are, so `[32,16]` given and composed look alike.
-            return json.dumps(OmegaConf.to_container(value, resolve=True), separators=(",", ":"))
-        if value is None:
-            return "null"
-        return str(value).lower() if isinstance(value, bool) else str(value)
-
-    @property
-    def params(self) -> float:
-        """Parameter count, NaN when the run did not get as far as writing it."""
-        return self.metrics.get("params", math.nan)
-
-    @property
-    def best_val_acc(self) -> float:
-        """Best validation accuracy; from the epochs logged so far when the run did not finish."""
-        if "val/acc_best" in self.metrics:
-            return self.metrics["val/acc_best"]
-        return max(_finite(self.curves.get("val/acc", [])), default=math.nan)
-
-    @property
-    def test_acc(self) -> float:
-        """Accuracy on the test set (of the best validation checkpoint), NaN if never tested."""
-        return self.metrics.get("test/acc", math.nan)
-
-    @property
-    def final_train_loss(self) -> float:
-        """Mean training loss of the last epoch."""
-        if "train/loss_epoch" in self.metrics:
-            return self.metrics["train/loss_epoch"]
-        logged = _finite(self.curves.get("train/loss_epoch", []))
-        return logged[-1] if logged else self.metrics.get("train/loss", math.nan)
-
-    @property
-    def seconds_per_epoch(self) -> float:
-        """Mean training seconds per epoch (the last epoch's when only metrics.json has it)."""
-        logged = _finite(self.curves.get("time/epoch_s", []))
-        if logged:
-            return sum(logged) / len(logged)
-        return self.metrics.get("time/epoch_s", math.nan)
-
-    @property
-    def wall_seconds(self) -> float:
-        """Wall time of the whole run: data, fit and test."""
-        return self.metrics.get("time/total_s", math.nan)
-
-    @property
-    def status_text(self) -> str:
-        """`ok`, `incomplete`, or `failed: <reason>`."""
-        return f"failed: {self.reason}" if self.status == "failed" else self.status
-
-
-def _finite(values: Sequence[float]) -> list[float]:
-    return [v for v in values if math.isfinite(v)]
-
-
-def _number(cell: str | None) -> float | None:
-    try:
-        return float(cell) if cell else None
-    except ValueError:
-        return None
-
-
-def read_overrides(path: Path) -> dict[str, str]:
-    """`.hydra/overrides.yaml` as key -> value; `+key=v` and `++key=v` count as `key=v`."""
-    overrides: dict[str, str] = {}
-    for item in yaml.safe_load(path.read_text()) or []:
-        key, _, value = str(item).partition("=")
-        overrides[key.lstrip("+")] = value
-    return overrides
-
-
-def read_curves(path: Path) -> dict[str, list[float]]:
-    """Per-epoch metrics from a Lightning CSVLogger file: one list per column, epoch 1 first.
-
-    Step-level columns (`*_step`), test metrics and rows without an epoch (the learning-rate
-    monitor's) are left out. A column logged more than once in an epoch keeps its last value.
-    """
-    by_epoch: dict[str, dict[int, float]] = {}
-    with path.open(newline="") as file:
-        for row in csv.DictReader(file):
-            epoch = _number(row.get("epoch"))
-            if epoch is None:
-                continue
-            for column, cell in row.items():
-                if (
-                    not isinstance(column, str)  # the overflow of a malformed row
-                    or column in ("epoch", "step")
-                    or column.endswith("_step")
-                    or column.startswith("test/")
-                ):
-                    continue
-                value = _number(cell)
-                if value is not None:
-                    by_epoch.setdefault(column, {})[int(epoch)] = value
-    epochs = 1 + max((max(values) for values in by_epoch.values()), default=-1)
-    return {
-        column: [values.get(epoch, math.nan) for epoch in range(epochs)]
-        for column, values in by_epoch.items()
-    }
-
-
-def load_run(path: str | Path) -> Run:
-    """Everything the report needs from one run directory; missing files leave fields empty."""
-    path = Path(path)
-    hydra_dir = path / ".hydra"
-    overrides_file, config_file = hydra_dir / "overrides.yaml", hydra_dir / "config.yaml"
-    overrides = read_overrides(overrides_file) if overrides_file.is_file() else {}
-    config = OmegaConf.load(config_file) if config_file.is_file() else OmegaConf.create()
-    metrics: dict[str, float] = {}
-    if (path / "metrics.json").is_file():
-        # A file cut off mid-write stays unread: the run counts as incomplete.
-        with contextlib.suppress(json.JSONDecodeError):
-            metrics = json.loads((path / "metrics.json").read_text())
-    csv_file = path / "csv" / "metrics.csv"
-    # fast_dev_run and logger=none runs have no CSV log: no curves, the final numbers remain.
-    curves = read_curves(csv_file) if csv_file.is_file() else {}
-    run = Run(path, path.name, overrides, config, metrics, curves)
-    failed = path / "failed.txt"
-    if failed.is_file():
-        lines = [line.strip() for line in failed.read_text().splitlines() if line.strip()]
-        run.status, run.reason = "failed", lines[0] if lines else "no reason given"
-    elif not metrics:
-        run.status = "incomplete"
-    return run
-
-
-def find_runs(directory: str | Path) -> list[Run]:
-    """The run in a run dir, or every run in a sweep dir or a folder of run dirs, in order.
-
-    Raises LabError when `directory` does not exist or holds no run (a dir with `.hydra/`).
-    """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise LabError(f"{directory} does not exist or is not a directory")
-    if (directory / ".hydra").is_dir():
-        return [load_run(directory)]
-    members = [p for p in directory.iterdir() if (p / ".hydra").is_dir()]
-    if not members:
-        raise LabError(
-            f"no runs in {directory}: expected a run dir (with .hydra/) or a sweep or "
-            f"runs dir whose subdirectories have .hydra/"
-        )
-    # Sweep members are numbered: 2 comes before 10.
-    members.sort(
-        key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name)
-    )
-    return [load_run(member) for member in members]
 
 
 def swept_keys(runs: Sequence[Run]) -> list[str]:

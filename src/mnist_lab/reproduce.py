@@ -32,8 +32,9 @@ import yaml
 from rich.console import Console
 
 from mnist_lab import LabError
-from mnist_lab.report import Run, find_runs, load_run, markdown_table, write_report
-from mnist_lab.runtime.arguments import ArgumentParser, int_at_least
+from mnist_lab.report import markdown_table, write_report
+from mnist_lab.runtime.cli import ArgumentParser, int_at_least
+from mnist_lab.runtime.rundir import Run, RunDir, find_runs
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "conf" / "reproduce.yaml"
 
@@ -361,7 +362,7 @@ def collect_step(result: StepResult, log: Path) -> StepResult:
     """
     directory = result.directory
     if result.step.module != "train" and (directory / "metrics.json").is_file():
-        result.runs = [load_run(directory)]
+        result.runs = [RunDir(directory).read()]
     elif result.step.module == "train" and directory.is_dir():
         try:
             result.runs = find_runs(directory)

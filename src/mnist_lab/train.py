@@ -12,11 +12,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, open_dict
 
-from mnist_lab.runtime.cli import CONF_DIR, entry_point, run_task
+from mnist_lab.runtime.cli import CONF_DIR, entry_point
 from mnist_lab.runtime.distributed import own_process_group
-from mnist_lab.runtime.resume import resume_arguments
+from mnist_lab.runtime.resume import resume_arguments, resume_member
 from mnist_lab.runtime.rules import check_config
-from mnist_lab.runtime.sweep_resume import resume_member
+from mnist_lab.runtime.task import run_task
 
 
 def compose_config(overrides: Sequence[str] = (), output_dir: str | Path = "outputs") -> DictConfig:
@@ -41,8 +41,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    from mnist_lab.runtime.assemble import assemble, flat_config, scalar_metrics, write_metrics
+    from mnist_lab.runtime.assemble import assemble, flat_config, scalar_metrics
     from mnist_lab.runtime.distributed import pin_child_processes
+    from mnist_lab.runtime.rundir import RunDir
 
     started = time.perf_counter()
     pin_child_processes(cfg)
@@ -74,7 +75,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 # Lightning closed its writer after testing; this reopened it, so flush and
                 # close again or the last events may never reach the disk.
                 logger.finalize("success")
-        write_metrics(cfg.paths.output_dir, metrics)
+        RunDir(cfg.paths.output_dir).write_metrics(metrics)
         main_metric = cfg.get("main_metric") or "test/acc"
         if main_metric in metrics:
             loss = metrics.get("test/loss")

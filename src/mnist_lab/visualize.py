@@ -12,7 +12,8 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
 from mnist_lab import LabError
-from mnist_lab.runtime.cli import entry_point, run_task
+from mnist_lab.runtime.cli import entry_point
+from mnist_lab.runtime.task import run_task
 
 
 def visualize(cfg: DictConfig) -> Path:

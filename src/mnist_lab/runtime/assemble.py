@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -19,7 +17,6 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.runtime.atomic import atomic_write_text
 from mnist_lab.runtime.rules import check_built_model
 
 
@@ -92,13 +89,6 @@ def instantiate_all(group: DictConfig | None) -> list[Any]:
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """Plain floats from Lightning's callback metrics (tensors on any device)."""
     return {key: float(value) for key, value in metrics.items()}
-
-
-def write_metrics(output_dir: str | Path, metrics: dict[str, float]) -> Path:
-    """Save the final metrics as `metrics.json` in the run dir."""
-    # A reader (report, a resumed sweep) never sees half a file.
-    text = json.dumps(metrics, indent=2, sort_keys=True) + "\n"
-    return atomic_write_text(Path(output_dir) / "metrics.json", text)
 
 
 def flat_config(cfg: DictConfig) -> dict[str, Any]:

@@ -1,26 +1,21 @@
-"""What every entry point does around its task: check the config, report user errors in one line."""
+"""The command line of every entry point: checks before Hydra or argparse act, one-line errors."""
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import os
 import re
-import shutil
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn
 
-from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.types import ValueType
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
 from mnist_lab.runtime.rules import ConfigError, check_config
-
-T = TypeVar("T")
 
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 # conf/scratch/*.yaml reach the lab's paths/ and hydra/ groups through this (their searchpath),
@@ -157,53 +152,47 @@ def entry_point(
             if config_name is not None:
                 check_overrides(arguments, config_name, conf_dir)
     except LabError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(print_error(error))
     sys.argv[1:] = arguments
     hydra_main()
 
 
-def run_dir_is_empty(run_dir: Path) -> bool:
-    """True when the run dir holds only what Hydra wrote before the task began."""
-    return all(p.name == ".hydra" or p.suffix == ".log" for p in run_dir.iterdir())
+def print_error(error: object) -> int:
+    """Print a user error as the one line `error: ...` on stderr; returns exit status 2."""
+    print(f"error: {error}", file=sys.stderr)
+    return 2
 
 
-def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
-    """Check `cfg` and run `task`, recording failures where the user and `report` see them.
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the lab's error style: one `error:` line, exit status 2, no usage dump."""
 
-    A LabError becomes `error: ...` on stderr and exit status 2. A run that failed before it
-    wrote anything leaves no directory behind; one that failed later keeps its files (the last
-    good checkpoint among them) plus `failed.txt` with the reason. In a multirun the error is
-    re-raised, so Hydra records that member as failed and the other members still run.
-    """
-    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
-    run_dir = Path(hydra_cfg.runtime.output_dir) if hydra_cfg is not None else None
-    multirun = hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN
-    if run_dir is not None:
-        # A resumed run starts over in its old directory: the old failure is history.
-        (run_dir / "failed.txt").unlink(missing_ok=True)
+    def error(self, message: str) -> NoReturn:
+        sys.exit(print_error(message))
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= `minimum`; anything else names itself and the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not accepted; expected an integer >= {minimum}"
+            )
+        return value
+
+    return parse
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
     try:
-        check_config(cfg)
-        return task(cfg)
-    except Exception as error:
-        user_error = isinstance(error, LabError)
-        if run_dir is not None and run_dir.is_dir():
-            if user_error and not multirun and run_dir_is_empty(run_dir):
-                shutil.rmtree(run_dir)
-            else:
-                reason = str(error) if user_error else f"{type(error).__name__}: {error}"
-                (run_dir / "failed.txt").write_text(" ".join(reason.split()) + "\n")
-        if multirun or not user_error:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    except SystemExit as stop:
-        # Lightning answers SIGTERM by raising a SystemExit with no code (exit status 0).
-        if type(stop).__name__ != "SIGTERMException":
-            raise
-        message = "interrupted by SIGTERM"
-        if run_dir is not None and run_dir.is_dir():
-            message += f"; resume with: python -m mnist_lab.train ckpt_path={run_dir}"
-            (run_dir / "failed.txt").write_text(message + "\n")
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(128 + signal.SIGTERM)
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not accepted; expected a number > 0")
+    return value

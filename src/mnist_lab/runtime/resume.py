@@ -1,49 +1,66 @@
-"""Resuming an interrupted run in place: `ckpt_path=last` or `ckpt_path=<run dir>`.
+"""Resuming: a single run in place (`ckpt_path=last|<run dir>`) and a sweep's members.
 
-The command line is rewritten before Hydra starts: the run's own overrides come back (so the
-config is the one it started with), Hydra writes into the same run directory, and training
-continues from that run's `checkpoints/last.ckpt`. Torch-free, like everything before Hydra.
+A single run: the command line is rewritten before Hydra starts. The run's own overrides come
+back (so the config is the one it started with), Hydra writes into the same run directory, and
+training continues from that run's `checkpoints/last.ckpt`.
+
+A sweep: run the same multirun again into the same sweep dir,
+
+    python -m mnist_lab.train -m <the same arguments> hydra.sweep.dir=<the old sweep dir>
+
+Members that finished are not run again: their stored metrics are returned, so Optuna and
+`mnist_lab.report` see them as before. Members that failed or were cut off run again, from their
+newest checkpoint when they have one. When a member starts, `member.json` records a digest of its
+config; a member dir whose digest differs (another grid or an edited yaml in the same sweep dir)
+is cleared and run from the start rather than mistaken for a finished run.
+
+Torch-free, like everything that runs before Hydra.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
+from mnist_lab.runtime.rundir import LAST_CHECKPOINT, OVERRIDES_FILE, RunDir, default_log_dir
 
-LAST = "checkpoints/last.ckpt"
 
-
-def newest_run(log_dir: str | Path, task_name: str = "train") -> Path:
+def newest_run(root: str | Path, task_name: str = "train") -> Path:
     """The newest run directory of `task_name` that has a last checkpoint to resume from."""
-    runs = Path(log_dir) / task_name / "runs"
+    runs = Path(root) / task_name / "runs"
     # Run directories are named by their start time, so the names sort oldest to newest.
-    candidates = sorted(runs.glob(f"*/{LAST}")) if runs.is_dir() else []
+    candidates = sorted(runs.glob(f"*/{LAST_CHECKPOINT}")) if runs.is_dir() else []
     if not candidates:
         raise LabError(
-            f"ckpt_path=last: no run in {runs} has {LAST} to resume from; give a run directory "
-            f"with ckpt_path=<run dir>"
+            f"ckpt_path=last: no run in {runs} has {LAST_CHECKPOINT} to resume from; give a run "
+            f"directory with ckpt_path=<run dir>"
         )
     return candidates[-1].parent.parent
 
 
-def resumable_run(value: str, log_dir: str | Path) -> Path | None:
+def resumable_run(value: str, root: str | Path) -> RunDir | None:
     """The run directory `ckpt_path=<value>` asks to resume, or None for a plain checkpoint."""
     if value == "last":
-        return newest_run(log_dir)
+        return RunDir(newest_run(root))
     path = Path(value).expanduser()
     if not path.is_dir():
         return None
-    for needed in (LAST, ".hydra/overrides.yaml"):
-        if not (path / needed).is_file():
+    run = RunDir(path.resolve())
+    for needed in (LAST_CHECKPOINT, OVERRIDES_FILE):
+        if not (run / needed).is_file():
             raise LabError(
                 f"ckpt_path={value!r} is a directory without {needed}; give a run directory "
                 f"made by mnist_lab.train (outputs/train/runs/<stamp>), ckpt_path=last or a .ckpt"
             )
-    return path.resolve()
+    return run
 
 
 def _key(argument: str) -> str:
@@ -60,18 +77,82 @@ def resume_arguments(arguments: list[str]) -> list[str]:
     if not given:
         return arguments
     value = given[-1].split("=", 1)[1].strip("'\"")
-    log_dir = next(
-        (a.split("=", 1)[1] for a in arguments if _key(a) == "paths.log_dir"),
-        os.environ.get("MNIST_LAB_LOG_DIR", "outputs"),
-    )
-    run = resumable_run(value, log_dir)
+    given_root = [a.split("=", 1)[1] for a in arguments if _key(a) == "paths.log_dir"]
+    run = resumable_run(value, given_root[0] if given_root else default_log_dir())
     if run is None:
         return arguments
     if any(a in ("-m", "--multirun") for a in arguments):
         raise LabError(f"ckpt_path={value} resumes a single run; drop -m/--multirun")
     others = [a for a in arguments if _key(a) != "ckpt_path"]
     given_keys = {_key(a) for a in others if "=" in a}
-    saved = OmegaConf.load(run / ".hydra" / "overrides.yaml")
-    kept = [str(a) for a in saved if _key(str(a)) not in given_keys | {"ckpt_path"}]
-    print(f"resuming {run} from {LAST}", flush=True)
-    return [*kept, *others, f"ckpt_path='{run / LAST}'", f"hydra.run.dir='{run}'"]
+    kept = [a for a in run.override_list() if _key(a) not in given_keys | {"ckpt_path"}]
+    print(f"resuming {run.path} from {LAST_CHECKPOINT}", flush=True)
+    return [*kept, *others, f"ckpt_path='{run.last_checkpoint}'", f"hydra.run.dir='{run.path}'"]
+
+
+def config_digest(cfg: DictConfig) -> str:
+    """A fingerprint of what a run computes: its config as written, without `paths`."""
+    # Unresolved, so a data dir or log dir that differs on another machine changes nothing.
+    node = OmegaConf.to_container(cfg, resolve=False)
+    node.pop("paths", None)
+    return hashlib.sha1(json.dumps(node, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class Attempt:
+    """What an earlier attempt left in a member's run dir."""
+
+    state: str  # "none", "finished", "unfinished" (killed or failed) or "other" (another config)
+    metrics: dict[str, float] | None = None
+    checkpoint: Path | None = None
+
+
+def previous_attempt(run: RunDir, digest: str) -> Attempt:
+    """Classify what `run` holds for a member whose config digest is `digest`."""
+    if not run.path.is_dir() or run.is_empty():
+        return Attempt("none")
+    if run.member_digest() != digest:
+        return Attempt("other")
+    metrics = run.metrics()  # empty when cut off while being written: the run did not finish
+    if metrics and run.failure() is None:
+        return Attempt("finished", metrics=metrics)
+    return Attempt("unfinished", checkpoint=run.newest_checkpoint())
+
+
+def _is_first_process() -> bool:
+    """True on the process that writes: global rank 0 (ranks exist before any trainer does)."""
+    for variable in ("RANK", "SLURM_PROCID"):
+        if variable in os.environ:
+            return os.environ[variable] == "0"
+    return True
+
+
+def resume_member(cfg: DictConfig) -> dict[str, float] | None:
+    """In a multirun: a finished member's stored metrics, or None after preparing it to run.
+
+    A member that ran before without finishing gets `cfg.ckpt_path` set to its newest
+    checkpoint; one that ran with another config has its dir cleared first.
+    """
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    hydra_cfg = HydraConfig.get()
+    run = RunDir(hydra_cfg.runtime.output_dir)
+    digest = config_digest(cfg)
+    attempt = previous_attempt(run, digest)
+    member = f"sweep member {hydra_cfg.job.num}"
+    if attempt.state == "finished":
+        print(f"{member} finished in an earlier attempt: not run again ({run.path})", flush=True)
+        return attempt.metrics
+    writer = _is_first_process()
+    if attempt.state == "unfinished":
+        if writer:
+            run.forget_outcome()
+        if attempt.checkpoint is not None:
+            cfg.ckpt_path = str(attempt.checkpoint)
+            print(f"{member} did not finish before: resuming from {attempt.checkpoint}")
+    elif attempt.state == "other" and writer:
+        print(f"{member}: {run.path} holds a run with another config; starting it afresh")
+        run.clear_outputs()
+    if writer:
+        run.write_member(digest, hydra_cfg.overrides.task)
+    return None

@@ -14,7 +14,8 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab.runtime.atomic import atomic_write_text
-from mnist_lab.runtime.cli import CONF_DIR, entry_point, run_task
+from mnist_lab.runtime.cli import CONF_DIR, entry_point
+from mnist_lab.runtime.task import run_task
 
 
 def train_scratch(cfg: DictConfig) -> dict[str, float]:

@@ -17,7 +17,8 @@ import numpy as np
 from omegaconf import DictConfig
 
 from mnist_lab.runtime.atomic import atomic_write_text
-from mnist_lab.runtime.cli import CONF_DIR, entry_point, run_task
+from mnist_lab.runtime.cli import CONF_DIR, entry_point
+from mnist_lab.runtime.task import run_task
 from mnist_lab.scratch.data import batches
 from mnist_lab.scratch.functions import relu
 

@@ -1,0 +1,344 @@
+"""The run directory: the one module that names what a run leaves and reads it back.
+
+    <run dir>/.hydra/config.yaml     the composed config (evaluate and landscape rebuild from it)
+    <run dir>/.hydra/overrides.yaml  the command line's overrides (resume replays them)
+    <run dir>/metrics.json           the final numbers, written last: no file, no finished run
+    <run dir>/failed.txt             why the run stopped, one line
+    <run dir>/member.json            a sweep member's config digest (sweep resume)
+    <run dir>/checkpoints/best.ckpt  the best validation epoch; last.ckpt: the newest epoch
+    <run dir>/hpc_ckpt_<n>.ckpt      Lightning's SLURM requeue checkpoint
+    <run dir>/csv/metrics.csv        every logged value, per step and per epoch
+    <run dir>/trajectory.pt          parameter snapshots (callbacks=trajectory, for landscape)
+
+Everything else a run writes (figures, `model_summary.txt`, `tensorboard/`) is for people, not
+read back. Torch-free: resume and the report read run dirs before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from mnist_lab import LabError
+from mnist_lab.runtime.atomic import atomic_write_text
+
+HYDRA_DIR = ".hydra"
+CONFIG_FILE = f"{HYDRA_DIR}/config.yaml"
+OVERRIDES_FILE = f"{HYDRA_DIR}/overrides.yaml"
+METRICS_FILE = "metrics.json"
+FAILED_FILE = "failed.txt"
+MEMBER_FILE = "member.json"
+CHECKPOINT_DIR = "checkpoints"
+BEST_CHECKPOINT = "best"  # the file name's stem: Lightning's ModelCheckpoint adds `.ckpt`
+LAST_CHECKPOINT = f"{CHECKPOINT_DIR}/last.ckpt"
+SLURM_CHECKPOINTS = "hpc_ckpt_*.ckpt"
+CSV_DIR = "csv"
+CSV_FILE = f"{CSV_DIR}/metrics.csv"
+TRAJECTORY_FILE = "trajectory.pt"
+SAMPLES_PATTERN = "samples_epoch_{epoch:03d}.png"
+DECISION_BOUNDARY_FILE = "decision_boundary.png"
+
+_ABSENT = object()
+
+
+def default_log_dir() -> str:
+    """Where runs are written unless `paths.log_dir` says otherwise (as `conf/paths/` reads it)."""
+    return os.environ.get("MNIST_LAB_LOG_DIR", "outputs")
+
+
+def default_data_dir() -> str:
+    """Where the MNIST files are unless `paths.data_dir` says otherwise (as `conf/paths/`)."""
+    return os.environ.get("MNIST_LAB_DATA_DIR", "data")
+
+
+class RunDir:
+    """One run directory: where each file is, and reading and writing the ones code needs."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    @property
+    def is_run(self) -> bool:
+        """True when Hydra made this directory for a run (it has `.hydra/`)."""
+        return (self.path / HYDRA_DIR).is_dir()
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.path / CHECKPOINT_DIR / f"{BEST_CHECKPOINT}.ckpt"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.path / LAST_CHECKPOINT
+
+    def newest_checkpoint(self) -> Path | None:
+        """The most recent of `last.ckpt` and Lightning's SLURM `hpc_ckpt_<n>.ckpt`, if any."""
+        candidates = [self.last_checkpoint, *self.path.glob(SLURM_CHECKPOINTS)]
+        existing = [path for path in candidates if path.is_file()]
+        return max(existing, key=lambda path: path.stat().st_mtime, default=None)
+
+    def is_empty(self) -> bool:
+        """True when the directory holds only what Hydra wrote before the task began."""
+        return all(p.name == HYDRA_DIR or p.suffix == ".log" for p in self.path.iterdir())
+
+    def clear_outputs(self) -> None:
+        """Remove an earlier attempt's outputs, keeping what Hydra wrote for this one."""
+        for path in self.path.iterdir():
+            if path.name == HYDRA_DIR or path.suffix == ".log":
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+
+    def config(self) -> DictConfig:
+        """The saved config; empty when the run has none."""
+        path = self.path / CONFIG_FILE
+        return OmegaConf.load(path) if path.is_file() else OmegaConf.create()
+
+    def saved_config(self, command: str) -> DictConfig:
+        """The saved config, or a LabError telling what `command` needs instead."""
+        if not self.path.is_dir():
+            raise LabError(f"{self.path} does not exist; give a run dir (outputs/train/runs/...)")
+        if not (self.path / CONFIG_FILE).is_file():
+            members = sorted(p.name for p in self.path.iterdir() if (p / HYDRA_DIR).is_dir())
+            example = self.path / members[0] if members else None
+            hint = f" (a sweep dir: give one of its runs, e.g. {example})" if members else ""
+            raise LabError(
+                f"{self.path} has no {CONFIG_FILE}; {command} needs a run dir made by "
+                f"mnist_lab.train{hint}"
+            )
+        return OmegaConf.load(self.path / CONFIG_FILE)
+
+    def override_list(self) -> list[str]:
+        """`.hydra/overrides.yaml` as written: `key=value` strings (empty when absent)."""
+        path = self.path / OVERRIDES_FILE
+        if not path.is_file():
+            return []
+        return [str(item) for item in yaml.safe_load(path.read_text()) or []]
+
+    def overrides(self) -> dict[str, str]:
+        """The overrides as key -> value; `+key=v` and `++key=v` count as `key=v`."""
+        pairs = (item.partition("=") for item in self.override_list())
+        return {key.lstrip("+"): value for key, _, value in pairs}
+
+    def metrics(self) -> dict[str, Any]:
+        """`metrics.json`; empty when missing or cut off mid-write (the run did not finish)."""
+        path = self.path / METRICS_FILE
+        if path.is_file():
+            with contextlib.suppress(json.JSONDecodeError):
+                return json.loads(path.read_text())
+        return {}
+
+    def write_metrics(self, metrics: dict[str, Any]) -> Path:
+        """Save the final numbers; atomic, so a reader never sees half a file."""
+        text = json.dumps(metrics, indent=2, sort_keys=True) + "\n"
+        return atomic_write_text(self.path / METRICS_FILE, text)
+
+    def failure(self) -> str | None:
+        """Why the run stopped (`failed.txt`), or None when it did not fail."""
+        path = self.path / FAILED_FILE
+        if not path.is_file():
+            return None
+        lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        return lines[0] if lines else "no reason given"
+
+    def record_failure(self, reason: str) -> None:
+        """Write `failed.txt`: the reason on one line."""
+        (self.path / FAILED_FILE).write_text(" ".join(reason.split()) + "\n")
+
+    def clear_failure(self) -> None:
+        (self.path / FAILED_FILE).unlink(missing_ok=True)
+
+    def forget_outcome(self) -> None:
+        """Remove the last attempt's failure and final numbers: the run is going again."""
+        for name in (FAILED_FILE, METRICS_FILE):
+            (self.path / name).unlink(missing_ok=True)
+
+    def member_digest(self) -> str | None:
+        """The config digest a sweep member recorded when it started (`member.json`)."""
+        try:
+            return json.loads((self.path / MEMBER_FILE).read_text()).get("config_digest")
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def write_member(self, digest: str, overrides: Sequence[str]) -> None:
+        record = {"config_digest": digest, "overrides": list(overrides)}
+        (self.path / MEMBER_FILE).write_text(json.dumps(record, indent=2) + "\n")
+
+    def curves(self) -> dict[str, list[float]]:
+        """Per-epoch values from `csv/metrics.csv` (see `read_curves`); empty without a CSV log."""
+        path = self.path / CSV_FILE
+        return read_curves(path) if path.is_file() else {}
+
+    def read(self) -> Run:
+        """Everything a report needs from this run; missing files leave fields empty."""
+        metrics = self.metrics()
+        run = Run(
+            self.path, self.path.name, self.overrides(), self.config(), metrics, self.curves()
+        )
+        reason = self.failure()
+        if reason is not None:
+            run.status, run.reason = "failed", reason
+        elif not metrics:
+            run.status = "incomplete"
+        return run
+
+
+@dataclass
+class Run:
+    """What one training run left in its directory."""
+
+    path: Path
+    name: str
+    # key -> value exactly as given on the command line (`.hydra/overrides.yaml`)
+    overrides: dict[str, str]
+    config: DictConfig
+    # final numbers (`metrics.json`); empty when the run did not finish
+    metrics: dict[str, float]
+    # one value per epoch from `csv/metrics.csv`, index 0 = epoch 1, NaN where not logged
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    status: str = "ok"  # ok, failed or incomplete
+    reason: str = ""  # why it failed, from failed.txt
+
+    def value(self, key: str) -> str:
+        """The setting `key` as given on the command line, else as its composed config has it.
+
+        Empty for a key the run does not have, or whose value is a whole config group.
+        """
+        if key in self.overrides:
+            return self.overrides[key]
+        value = OmegaConf.select(
+            self.config, key, default=_ABSENT, throw_on_resolution_failure=False
+        )
+        if value is _ABSENT or isinstance(value, DictConfig):
+            return ""
+        if isinstance(value, ListConfig):
+            # Written the way Hydra overrides are, so `[32,16]` given and composed look alike.
+            return json.dumps(OmegaConf.to_container(value, resolve=True), separators=(",", ":"))
+        if value is None:
+            return "null"
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    @property
+    def params(self) -> float:
+        """Parameter count, NaN when the run did not get as far as writing it."""
+        return self.metrics.get("params", math.nan)
+
+    @property
+    def best_val_acc(self) -> float:
+        """Best validation accuracy; from the epochs logged so far when the run did not finish."""
+        if "val/acc_best" in self.metrics:
+            return self.metrics["val/acc_best"]
+        return max(_finite(self.curves.get("val/acc", [])), default=math.nan)
+
+    @property
+    def test_acc(self) -> float:
+        """Accuracy on the test set (of the best validation checkpoint), NaN if never tested."""
+        return self.metrics.get("test/acc", math.nan)
+
+    @property
+    def final_train_loss(self) -> float:
+        """Mean training loss of the last epoch."""
+        if "train/loss_epoch" in self.metrics:
+            return self.metrics["train/loss_epoch"]
+        logged = _finite(self.curves.get("train/loss_epoch", []))
+        return logged[-1] if logged else self.metrics.get("train/loss", math.nan)
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Mean training seconds per epoch (the last epoch's when only metrics.json has it)."""
+        logged = _finite(self.curves.get("time/epoch_s", []))
+        if logged:
+            return sum(logged) / len(logged)
+        return self.metrics.get("time/epoch_s", math.nan)
+
+    @property
+    def wall_seconds(self) -> float:
+        """Wall time of the whole run: data, fit and test."""
+        return self.metrics.get("time/total_s", math.nan)
+
+    @property
+    def status_text(self) -> str:
+        """`ok`, `incomplete`, or `failed: <reason>`."""
+        return f"failed: {self.reason}" if self.status == "failed" else self.status
+
+
+def _finite(values: Sequence[float]) -> list[float]:
+    return [v for v in values if math.isfinite(v)]
+
+
+def _number(cell: str | None) -> float | None:
+    try:
+        return float(cell) if cell else None
+    except ValueError:
+        return None
+
+
+def read_curves(path: Path) -> dict[str, list[float]]:
+    """Per-epoch metrics from a Lightning CSVLogger file: one list per column, epoch 1 first.
+
+    Step-level columns (`*_step`), test metrics and rows without an epoch (the learning-rate
+    monitor's) are left out. A column logged more than once in an epoch keeps its last value.
+    """
+    by_epoch: dict[str, dict[int, float]] = {}
+    with path.open(newline="") as file:
+        for row in csv.DictReader(file):
+            epoch = _number(row.get("epoch"))
+            if epoch is None:
+                continue
+            for column, cell in row.items():
+                if (
+                    not isinstance(column, str)  # the overflow of a malformed row
+                    or column in ("epoch", "step")
+                    or column.endswith("_step")
+                    or column.startswith("test/")
+                ):
+                    continue
+                value = _number(cell)
+                if value is not None:
+                    by_epoch.setdefault(column, {})[int(epoch)] = value
+    epochs = 1 + max((max(values) for values in by_epoch.values()), default=-1)
+    return {
+        column: [values.get(epoch, math.nan) for epoch in range(epochs)]
+        for column, values in by_epoch.items()
+    }
+
+
+def find_runs(directory: str | Path) -> list[Run]:
+    """The run in a run dir, or every run in a sweep dir or a folder of run dirs, in order.
+
+    Raises LabError when `directory` does not exist or holds no run (a dir with `.hydra/`).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise LabError(f"{directory} does not exist or is not a directory")
+    if RunDir(directory).is_run:
+        return [RunDir(directory).read()]
+    members = [p for p in directory.iterdir() if RunDir(p).is_run]
+    if not members:
+        raise LabError(
+            f"no runs in {directory}: expected a run dir (with .hydra/) or a sweep or "
+            f"runs dir whose subdirectories have .hydra/"
+        )
+    # Sweep members are numbered: 2 comes before 10.
+    members.sort(
+        key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name)
+    )
+    return [RunDir(member).read() for member in members]
