@@ -12,7 +12,7 @@ from mnist_lab.nets.autoencoder import DenseAutoencoder
 from mnist_lab.train import train
 
 
-def test_encoder_and_decoder_shapes_are_seed_004s() -> None:
+def test_encoder_and_decoder_shapes_are_cs541_hw3s() -> None:
     net = DenseAutoencoder(hidden_dims=[128], code_size=64)
     images = torch.rand(5, 1, 28, 28)
     code = net.encode(images)

@@ -25,9 +25,16 @@ from mnist_lab.data.datasets import FILE_STEMS, ensure_files
 from mnist_lab.data.idx import write_idx
 from mnist_lab.runtime.cli import check_group_choices, check_overrides
 
-from .conftest import ROOT, compose_config
+from .conftest import CONF_DIR, ROOT, compose_config
 
 GROUPS = "choose one of"
+
+
+def options(group: str) -> str:
+    """The options of a config group as the error lists them: its yaml files, sorted."""
+    return ", ".join(sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml")))
+
+
 CONFIG_CASES = [
     # (command-line arguments, the line printed after `error: `)
     (["foo=1"], "foo=1 names no key of the config; add a new key with +foo=1"),
@@ -46,12 +53,11 @@ CONFIG_CASES = [
     (["~model.foo"], "~model.foo names no key of the config; there is nothing to delete"),
     (
         ["model=resnet"],
-        f"model='resnet' is not a config in conf/model/; {GROUPS} autoencoder, cnn, gan, linear, "
-        "mlp",
+        f"model='resnet' is not a config in conf/model/; {GROUPS} {options('model')}",
     ),
     (
         ["data=cifar10"],
-        f"data='cifar10' is not a config in conf/data/; {GROUPS} fashion_mnist, mnist",
+        f"data='cifar10' is not a config in conf/data/; {GROUPS} {options('data')}",
     ),
     (["model=mlp,transformer"], "model='transformer' is not a config in conf/model/; "),
     (["data.batch_size=abc"], "data.batch_size='abc' is not accepted; expected an integer >= 1"),

@@ -34,7 +34,7 @@ def test_every_experiment_composes_and_passes_checks(tmp_path: Path, experiment:
     check_config(cfg)
 
 
-def test_default_is_seed_000_mlp_on_mnist_on_cpu(tmp_path: Path) -> None:
+def test_default_is_the_cs156_bonus_mlp_on_mnist_on_cpu(tmp_path: Path) -> None:
     cfg = compose_config("train", [], tmp_path)
     assert (cfg.model.net.hidden_dims, cfg.model.net.activation) == ([200, 100], "relu")
     assert (cfg.data.name, cfg.trainer.accelerator) == ("mnist", "cpu")

@@ -18,7 +18,7 @@ def count(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def test_default_mlp_is_seed_000_dense_net() -> None:
+def test_default_mlp_is_the_cs156_bonus_dense_net() -> None:
     net = MLP()
     assert count(net) == 784 * 200 + 200 + 200 * 100 + 100 + 100 * 10 + 10 == 178_110
     assert net(torch.zeros(5, 1, 28, 28)).shape == (5, 10)

@@ -262,7 +262,7 @@ def test_fit_learns_a_tiny_problem_and_keeps_the_best_epoch(tiny_data_dir: Path)
 # --- the toy problem ---------------------------------------------------------------------------
 
 
-def test_toy_targets_are_seed_002s_three_functions() -> None:
+def test_toy_targets_are_apml_ex3s_three_functions() -> None:
     w = np.array([[1.0, 0, 0, 0], [0, 2, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1]])
     x = np.array([[1.0, -2.0, 3.0, 0.5], [0.0, 0.0, 0.0, 0.0]])
     targets = toy_targets(x, w)

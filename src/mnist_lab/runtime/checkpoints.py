@@ -11,6 +11,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from mnist_lab.runtime.atomic import atomic_write
+from mnist_lab.runtime.rundir import LAST_CHECKPOINT, RunDir
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -30,11 +31,21 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class EpochCheckpoint(ModelCheckpoint):
-    """Lightning's ModelCheckpoint, except that `last.ckpt` is written after every epoch.
+    """Lightning's ModelCheckpoint into the run dir's `checkpoints/best.ckpt` and `last.ckpt`,
+    except that `last.ckpt` is written after every epoch.
 
     Lightning 2.6 writes the last checkpoint only in epochs that also saved a top-k one, so a
-    run whose validation score stopped improving would resume from an old epoch.
+    run whose validation score stopped improving would resume from an old epoch. The file
+    names are the run directory's (`runtime.rundir`), which resume and evaluate read back.
     """
+
+    CHECKPOINT_NAME_LAST = Path(LAST_CHECKPOINT).stem
+
+    def __init__(self, run_dir: str | Path, **kwargs: Any) -> None:
+        run = RunDir(run_dir)
+        super().__init__(
+            dirpath=run.last_checkpoint.parent, filename=run.best_checkpoint.stem, **kwargs
+        )
 
     def _save_last_if_skipped(self, trainer: L.Trainer, at_train_epoch_end: bool) -> None:
         # The same moment the parent saves at; skipped when it already saved at this step.
