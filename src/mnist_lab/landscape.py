@@ -23,12 +23,14 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.runtime.cli import ArgumentParser, int_at_least, positive_float
+from mnist_lab.runtime.cli import ArgumentParser, int_at_least, positive_float, print_error
 from mnist_lab.runtime.rundir import TRAJECTORY_FILE, RunDir, default_data_dir
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+    from mnist_lab.analysis.loss_plane import Plane
 
 CLASSIFIER = "mnist_lab.models.classifier.Classifier"
 # Beyond the trajectories' extent, on each side, as a fraction of that extent.
@@ -103,18 +105,8 @@ def training_subset(
     return images[chosen], labels[chosen]
 
 
-def landscape(args: argparse.Namespace) -> list[Path]:
-    """Compute and draw the landscape the parsed command line asks for; returns the files."""
-    import torch
-
-    from mnist_lab.analysis.loss_plane import (
-        default_batch_points,
-        fit_plane,
-        grid_losses,
-        losses_at,
-    )
-    from mnist_lab.plots import loss_contour_figure, loss_surface_figure
-
+def load_runs(args: argparse.Namespace) -> tuple[list[Path], list[DictConfig], list[dict]]:
+    """The run dirs named on the command line, their configs and trajectories, checked."""
     run_dirs = [args.run_dir] + ([args.compare] if args.compare else [])
     configs = [RunDir(run_dir).saved_config("landscape") for run_dir in run_dirs]
     for run_dir, cfg in zip(run_dirs, configs, strict=True):
@@ -122,7 +114,7 @@ def landscape(args: argparse.Namespace) -> list[Path]:
         if target != CLASSIFIER:
             raise LabError(
                 f"{run_dir} trained {target}; the landscape is the cross-entropy of a "
-                f"classifier run (model=mlp, linear or cnn)"
+                f"classifier run (a model on conf/recipe/classifier.yaml: mlp, cnn, lenet, ...)"
             )
     trajectories = [load_trajectory(run_dir) for run_dir in run_dirs]
     if args.compare and trajectories[1]["names"] != trajectories[0]["names"]:
@@ -135,6 +127,55 @@ def landscape(args: argparse.Namespace) -> list[Path]:
             f"{args.compare} trained on {configs[1].data.name}, {args.run_dir} on "
             f"{configs[0].data.name}; --compare needs two runs on the same dataset"
         )
+    return run_dirs, configs, trajectories
+
+
+def save_landscape(
+    output_dir: Path,
+    title: str,
+    plane: Plane,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    losses: np.ndarray,
+    drawn: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> list[Path]:
+    """Write the surface and contour figures and `landscape.npz`; returns their paths."""
+    from mnist_lab.plots import loss_contour_figure, loss_surface_figure
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for filename, figure in (
+        ("landscape_surface.png", loss_surface_figure(xs, ys, losses, drawn, plane.explained)),
+        ("landscape_contour.png", loss_contour_figure(xs, ys, losses, drawn, plane.explained)),
+    ):
+        figure.suptitle(title)
+        figure.savefig(output_dir / filename, dpi=90)
+        written.append(output_dir / filename)
+    traces = list(drawn.values())
+    np.savez(
+        output_dir / "landscape.npz",
+        xs=xs,
+        ys=ys,
+        losses=losses,
+        explained=np.array(plane.explained),
+        **{f"coordinates_{i}": coords for i, (coords, _) in enumerate(traces)},
+        **{f"trajectory_losses_{i}": loss for i, (_, loss) in enumerate(traces)},
+    )
+    return [*written, output_dir / "landscape.npz"]
+
+
+def landscape(args: argparse.Namespace) -> list[Path]:
+    """Compute and draw the landscape the parsed command line asks for; returns the files."""
+    import torch
+
+    from mnist_lab.analysis.loss_plane import (
+        default_batch_points,
+        fit_plane,
+        grid_losses,
+        losses_at,
+    )
+
+    run_dirs, configs, trajectories = load_runs(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     net = build_net(configs[0], trajectories[0])
@@ -156,33 +197,10 @@ def landscape(args: argparse.Namespace) -> list[Path]:
     names = ["SGD trajectory"]
     if args.compare:
         names = [f"run {d.name} (seed {c.seed})" for d, c in zip(run_dirs, configs, strict=True)]
-    drawn = {
-        name: (coords, path_loss)
-        for name, coords, path_loss in zip(names, coordinates, path_losses, strict=True)
-    }
+    drawn = dict(zip(names, zip(coordinates, path_losses, strict=True), strict=True))
     title = f"{configs[0].data.name}: training cross-entropy on {len(labels)} images"
-    output_dir = args.output_dir or args.run_dir
-    output_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for filename, figure in (
-        ("landscape_surface.png", loss_surface_figure(xs, ys, losses, drawn, plane.explained)),
-        ("landscape_contour.png", loss_contour_figure(xs, ys, losses, drawn, plane.explained)),
-    ):
-        figure.suptitle(title)
-        figure.savefig(output_dir / filename, dpi=90)
-        written.append(output_dir / filename)
-    np.savez(
-        output_dir / "landscape.npz",
-        xs=xs,
-        ys=ys,
-        losses=losses,
-        explained=np.array(plane.explained),
-        **{f"coordinates_{i}": c for i, c in enumerate(coordinates)},
-        **{f"trajectory_losses_{i}": loss for i, loss in enumerate(path_losses)},
-    )
-    written.append(output_dir / "landscape.npz")
+    written = save_landscape(args.output_dir or args.run_dir, title, plane, xs, ys, losses, drawn)
 
-    points = len(xs) * len(ys)
     print(
         f"plane: PCA of {sum(len(p) for p in paths)} snapshots of {paths[0].shape[1]:,} "
         f"parameters; explained variance {plane.explained[0]:.1%} and {plane.explained[1]:.1%}"
@@ -191,7 +209,7 @@ def landscape(args: argparse.Namespace) -> list[Path]:
         print(f"{name}: loss {path_loss[0]:.4f} at the start, {path_loss[-1]:.4f} at the end")
     print(
         f"{len(ys)}x{len(xs)} grid on {len(labels)} images: {seconds:.2f} s "
-        f"({1000 * seconds / points:.1f} ms per point, {cpu_seconds:.2f} s CPU, "
+        f"({1000 * seconds / len(xs) / len(ys):.1f} ms per point, {cpu_seconds:.2f} s CPU, "
         f"{torch.get_num_threads()} threads, {batch_points} points per pass); "
         f"loss {losses.min():.4f} to {losses.max():.4f}"
     )
@@ -251,8 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         written = landscape(args)
     except LabError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return print_error(error)
     for path in written:
         print(f"wrote {path}")
     return 0
