@@ -113,7 +113,7 @@ def landscape(args: argparse.Namespace) -> list[Path]:
         grid_losses,
         losses_at,
     )
-    from mnist_lab.plots import loss_contour_figure, loss_surface_figure
+    from mnist_lab.plots.landscape import loss_contour_figure, loss_surface_figure
 
     run_dirs = [args.run_dir] + ([args.compare] if args.compare else [])
     configs = [RunDir(run_dir).saved_config("landscape") for run_dir in run_dirs]
