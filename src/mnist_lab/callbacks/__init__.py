@@ -25,7 +25,7 @@ from torch.nn.utils import parameters_to_vector
 from mnist_lab import LabError
 from mnist_lab.analysis.probes import class_histogram, dead_relu_units, knn_accuracy
 from mnist_lab.models.judge import train_judge
-from mnist_lab.plots import (
+from mnist_lab.plots.images import (
     confusion_matrix_figure,
     decision_boundary_figure,
     embedding_comparison_figure,
