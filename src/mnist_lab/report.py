@@ -25,7 +25,7 @@ from matplotlib import image as plt_image
 from matplotlib.figure import Figure
 
 from mnist_lab import LabError
-from mnist_lab.plots import (
+from mnist_lab.plots.curves import (
     dead_units_figure,
     learning_curves_figure,
     metric_curves_figure,
