@@ -133,6 +133,47 @@ def _as_numbers(values: Sequence[str]) -> np.ndarray | None:
         return None
 
 
+def _swept_axis(
+    ax: Axes, values: Sequence[str], xlabel: str, tick_labels: Sequence[str] | None
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Sets up the x axis for the swept `values`; returns their x, sorting order and axis label.
+
+    Numeric values go on a numeric axis (log scale when they span more than two decades);
+    anything else becomes categories in the given order, labelled by `tick_labels` if given.
+    """
+    numbers = _as_numbers(values)
+    if numbers is None:
+        x = np.arange(len(values), dtype=float)
+        labels = list(tick_labels) if tick_labels is not None else list(values)
+        ax.set_xticks(x, labels, rotation=30 if len(values) > 4 else 0)
+        ax.set_xlim(-0.5, len(values) - 0.5)
+        return x, np.arange(len(values)), xlabel
+    order = np.argsort(numbers, kind="stable")
+    if _spans(numbers, 100):
+        ax.set_xscale("log")
+        xlabel = f"{xlabel} (log scale)"
+    if len(set(numbers)) <= 10:
+        # Ticks at the swept values, written as given ("1e-3"), not as matplotlib would.
+        ticks: dict[float, str] = {}
+        for xi, value in zip(numbers[order], np.asarray(values)[order], strict=True):
+            ticks.setdefault(float(xi), str(value))
+        ax.set_xticks(list(ticks), list(ticks.values()))
+        ax.minorticks_off()
+    return numbers, order, xlabel
+
+
+def _threshold_line(ax: Axes, threshold: float) -> None:
+    """A dashed line at `threshold`, named in the legend, as is one left off the y axis."""
+    low, high = ax.get_ylim()
+    label = f"threshold {threshold:g}"
+    ax.axhline(threshold, color="gray", linestyle="--", linewidth=1)
+    # A far-away threshold would squash the differences between runs into one line.
+    if not low - (high - low) <= threshold <= high + (high - low):
+        ax.set_ylim(low, high)
+        label += " (off the axis: " + ("above" if threshold > high else "below") + ")"
+    ax.plot([], [], color="gray", linestyle="--", linewidth=1, label=label)
+
+
 def metric_vs_value_figure(
     values: Sequence[str],
     series: Mapping[str, Sequence[float]],
@@ -152,26 +193,7 @@ def metric_vs_value_figure(
     """
     fig = Figure(figsize=(7.5, 5), layout="constrained")
     ax = fig.add_subplot()
-    numbers = _as_numbers(values)
-    if numbers is not None:
-        x = numbers
-        order = np.argsort(x, kind="stable")
-        if _spans(x, 100):
-            ax.set_xscale("log")
-            xlabel = f"{xlabel} (log scale)"
-        if len(set(x)) <= 10:
-            # Ticks at the swept values, written as given ("1e-3"), not as matplotlib would.
-            ticks: dict[float, str] = {}
-            for xi, value in zip(x[order], np.asarray(values)[order], strict=True):
-                ticks.setdefault(float(xi), str(value))
-            ax.set_xticks(list(ticks), list(ticks.values()))
-            ax.minorticks_off()
-    else:
-        x = np.arange(len(values), dtype=float)
-        order = np.arange(len(values))
-        labels = list(tick_labels) if tick_labels is not None else list(values)
-        ax.set_xticks(x, labels, rotation=30 if len(values) > 4 else 0)
-        ax.set_xlim(-0.5, len(values) - 0.5)
+    x, order, xlabel = _swept_axis(ax, values, xlabel, tick_labels)
     markers = "osD^v"
     ys = np.array([np.asarray(y, dtype=float)[order] for y in series.values()]).reshape(
         len(series), len(values)
@@ -201,14 +223,7 @@ def metric_vs_value_figure(
         middle = (low + high) / 2
         ax.set_ylim(middle - min_span / 2, middle + min_span / 2)
     if threshold is not None:
-        low, high = ax.get_ylim()
-        label = f"threshold {threshold:g}"
-        ax.axhline(threshold, color="gray", linestyle="--", linewidth=1)
-        # A far-away threshold would squash the differences between runs into one line.
-        if not low - (high - low) <= threshold <= high + (high - low):
-            ax.set_ylim(low, high)
-            label += " (off the axis: " + ("above" if threshold > high else "below") + ")"
-        ax.plot([], [], color="gray", linestyle="--", linewidth=1, label=label)
+        _threshold_line(ax, threshold)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
