@@ -8,8 +8,9 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from mnist_lab.callbacks import ModeCollapse, train_judge
+from mnist_lab.callbacks import ModeCollapse
 from mnist_lab.models.gan import GAN
+from mnist_lab.models.judge import train_judge
 from mnist_lab.nets.gan import ConvGAN, DenseGAN
 from mnist_lab.train import train
 

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from mnist_lab.data.toy2d import GATE_OUTPUTS, Toy2DDataModule
 from mnist_lab.evaluate import evaluate
 from mnist_lab.nets.mlp import MLP
-from mnist_lab.plots import decision_boundary_figure
+from mnist_lab.plots.images import decision_boundary_figure
 from mnist_lab.report import write_report
 from mnist_lab.runtime.choices import TOY_DATASETS
 from mnist_lab.runtime.rules import ConfigError, check_config

@@ -140,7 +140,7 @@ def save_landscape(
     drawn: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> list[Path]:
     """Write the surface and contour figures and `landscape.npz`; returns their paths."""
-    from mnist_lab.plots import loss_contour_figure, loss_surface_figure
+    from mnist_lab.plots.landscape import loss_contour_figure, loss_surface_figure
 
     output_dir.mkdir(parents=True, exist_ok=True)
     written = []

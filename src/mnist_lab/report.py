@@ -25,13 +25,13 @@ from matplotlib import image as plt_image
 from matplotlib.figure import Figure
 
 from mnist_lab import LabError
-from mnist_lab.plots import (
+from mnist_lab.plots.curves import (
     dead_units_figure,
-    image_sequence_figure,
     learning_curves_figure,
     metric_curves_figure,
     metric_vs_value_figure,
 )
+from mnist_lab.plots.images import image_sequence_figure
 from mnist_lab.runtime.cli import ArgumentParser
 from mnist_lab.runtime.rundir import Run, find_runs
 

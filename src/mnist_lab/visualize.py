@@ -19,7 +19,7 @@ from mnist_lab.runtime.task import run_task
 def visualize(cfg: DictConfig) -> Path:
     """Save a grid of `per_class` random examples per class; returns the PNG's path."""
     from mnist_lab.data.datasets import get_spec, load_split
-    from mnist_lab.plots import sample_grid_figure
+    from mnist_lab.plots.images import sample_grid_figure
 
     if cfg.split not in ("train", "test"):
         raise LabError(f"split={cfg.split!r} is not accepted; expected one of train, test")

@@ -25,7 +25,7 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
     from threadpoolctl import threadpool_limits
 
     from mnist_lab.data.datasets import get_spec
-    from mnist_lab.plots import learning_curves_figure
+    from mnist_lab.plots.curves import learning_curves_figure
     from mnist_lab.scratch.data import load_flat, train_val_split
     from mnist_lab.scratch.models import build_model
     from mnist_lab.scratch.sgd import SGD, evaluate, fit

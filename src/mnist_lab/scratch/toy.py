@@ -152,7 +152,7 @@ def run_toy(cfg: DictConfig) -> dict[str, dict[str, float]]:
     """Train each model on each function; save the loss figure and the final test errors."""
     from tqdm.auto import tqdm
 
-    from mnist_lab.plots import loss_curves_by_panel_figure
+    from mnist_lab.plots.curves import loss_curves_by_panel_figure
 
     started = time.perf_counter()
     settings = cfg.toy

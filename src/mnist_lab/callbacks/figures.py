@@ -1,0 +1,241 @@
+"""Figure callbacks: the confusion matrix, decision regions, reconstructions, codes, samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from matplotlib.figure import Figure
+
+from mnist_lab import LabError
+from mnist_lab.analysis.probes import knn_accuracy
+from mnist_lab.callbacks._publish import publish_figure, save_figure, tensorboard_logger
+from mnist_lab.plots.images import (
+    confusion_matrix_figure,
+    decision_boundary_figure,
+    embedding_comparison_figure,
+    image_grid,
+    reconstruction_figure,
+)
+
+
+class ConfusionMatrixFigure(L.Callback):
+    """After testing, draws the confusion matrix; saves it as PNG and sends it to TensorBoard."""
+
+    def __init__(self, output_dir: str | None = None, filename: str = "confusion_matrix.png"):
+        self.output_dir = output_dir
+        self.filename = filename
+        self.path: Path | None = None
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Only classifiers keep a confusion matrix; autoencoders and GANs have none to draw.
+        if trainer.sanity_checking or not hasattr(pl_module, "test_confusion"):
+            return
+        # Every rank computes: under data-parallel training this sums the ranks' matrices.
+        matrix = pl_module.test_confusion.compute().cpu().numpy()
+        if not trainer.is_global_zero:
+            return
+        datamodule = trainer.datamodule
+        names = list(datamodule.spec.classes) if datamodule is not None else None
+        names = names or [str(i) for i in range(len(matrix))]
+        dataset = datamodule.spec.name if datamodule is not None else "test set"
+        fig = confusion_matrix_figure(matrix, names, title=f"{dataset} test confusion")
+        self.path = publish_figure(
+            fig, self.output_dir, self.filename, trainer, "test/confusion_matrix"
+        )
+
+
+class DecisionBoundary(L.Callback):
+    """After fitting a model on 2-D points, draws its decision regions with the training points.
+
+    Saved as `decision_boundary.png` and sent to TensorBoard; runs on image data are skipped,
+    so the callback can stay in the default set.
+    """
+
+    def __init__(self, output_dir: str | None = None, resolution: int = 200, margin: float = 0.2):
+        self.output_dir = output_dir
+        self.resolution = resolution
+        self.margin = margin
+        self.path: Path | None = None
+
+    @torch.no_grad()
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        datamodule = trainer.datamodule
+        if not trainer.is_global_zero or tuple(getattr(datamodule, "input_shape", ())) != (2,):
+            return
+        points, labels = datamodule.on_device("train")
+        low, high = points.min(0).values, points.max(0).values
+        pad = self.margin * (high - low).clamp(min=1.0)
+        axes = [
+            torch.linspace(lo - p, hi + p, self.resolution, device=points.device)
+            for lo, hi, p in zip(low.tolist(), high.tolist(), pad.tolist(), strict=True)
+        ]
+        grid_y, grid_x = torch.meshgrid(axes[1], axes[0], indexing="ij")
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            grid = torch.stack([grid_x.flatten(), grid_y.flatten()], dim=1)
+            probabilities = pl_module(grid).softmax(-1)
+            accuracy = (pl_module(points).argmax(-1) == labels).float().mean().item()
+        finally:
+            pl_module.train(was_training)
+        shape = (*grid_x.shape, probabilities.shape[-1])
+        fig = decision_boundary_figure(
+            grid_x.cpu().numpy(),
+            grid_y.cpu().numpy(),
+            probabilities.reshape(shape).cpu().numpy(),
+            points.cpu().numpy(),
+            labels.cpu().numpy(),
+            list(datamodule.spec.classes),
+            title=f"{datamodule.spec.name} after {trainer.current_epoch} epochs: "
+            f"train acc {accuracy:.3f}",
+        )
+        self.path = save_figure(fig, self.output_dir, "decision_boundary.png")
+        if (tensorboard := tensorboard_logger(trainer)) is not None:
+            tensorboard.experiment.add_figure("decision_boundary", fig, trainer.global_step)
+
+
+class Reconstructions(L.Callback):
+    """Shows what an autoencoder makes of images it did not train on.
+
+    Every validation epoch: a grid of `grid_size` validation images above their reconstructions
+    goes to TensorBoard (`val/reconstructions`). After testing: CS541 HW3's figure, `pairs` test
+    images above their reconstructions, labelled, saved as `reconstructions.png`.
+    """
+
+    def __init__(
+        self, output_dir: str | None = None, grid_size: int = 32, pairs: int = 2, columns: int = 16
+    ) -> None:
+        self.output_dir = output_dir
+        self.grid_size = grid_size
+        self.pairs = pairs
+        self.columns = columns
+        self.path: Path | None = None
+
+    @torch.no_grad()
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        tensorboard = tensorboard_logger(trainer)
+        if trainer.sanity_checking or tensorboard is None or not trainer.is_global_zero:
+            return
+        images = trainer.datamodule.on_device("val")[0][: self.grid_size]
+        rebuilt = pl_module(images)
+        # Rows alternate: a row of originals, then the same images rebuilt.
+        rows = [
+            part[start : start + self.columns]
+            for start in range(0, len(images), self.columns)
+            for part in (images, rebuilt)
+        ]
+        grid = image_grid(torch.cat(rows).clamp(0, 1).cpu().numpy(), self.columns)
+        tensorboard.experiment.add_image(
+            "val/reconstructions", grid[None], trainer.current_epoch, dataformats="CHW"
+        )
+
+    @torch.no_grad()
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        datamodule = trainer.datamodule
+        images, labels = datamodule.on_device("test")
+        images, labels = images[: self.pairs], labels[: self.pairs].tolist()
+        rebuilt = pl_module(images)
+        errors = ((rebuilt - images) ** 2).flatten(1).mean(1).tolist()
+        fig = reconstruction_figure(
+            images.cpu().numpy(),
+            rebuilt.cpu().numpy(),
+            [f"test #{i}: {datamodule.spec.classes[label]}" for i, label in enumerate(labels)],
+            [f"MSE {error:.4f}" for error in errors],
+            title=f"{datamodule.spec.name}: test images (top) and reconstructions (bottom)",
+        )
+        self.path = publish_figure(
+            fig, self.output_dir, "reconstructions.png", trainer, "test/reconstructions"
+        )
+
+
+class CodeEmbedding(L.Callback):
+    """After testing, compares an autoencoder's 2-D codes with PCA's 2-D projection (APML ex3).
+
+    Both embed the same `num_points` random test images; PCA is fit on the training images,
+    as the autoencoder was. Each is scored by `knn_accuracy` (logged as `test/knn_acc_ae` and
+    `test/knn_acc_pca`), the scatter plots are saved as `code_vs_pca.png`, and the codes go to
+    TensorBoard's projector with label metadata and the digits as sprites.
+    """
+
+    def __init__(self, output_dir: str | None = None, num_points: int = 5000, seed: int = 0):
+        self.output_dir = output_dir
+        self.num_points = num_points
+        self.seed = seed
+        self.path: Path | None = None
+
+    @torch.no_grad()
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from sklearn.decomposition import PCA
+
+        if not trainer.is_global_zero:
+            return
+        datamodule = trainer.datamodule
+        images, labels = datamodule.on_device("test")
+        generator = torch.Generator().manual_seed(self.seed)
+        chosen = torch.randperm(len(labels), generator=generator)[: self.num_points]
+        images, labels = images[chosen.to(images.device)], labels[chosen.to(labels.device)]
+        codes = pl_module.encode(images).cpu().numpy()
+        if codes.shape[1] != 2:
+            raise LabError(
+                f"CodeEmbedding compares 2-D codes with PCA; this model's code has "
+                f"{codes.shape[1]} dimensions (set model.net.code_size=2)"
+            )
+        train_images = datamodule.on_device("train")[0].flatten(1).cpu().numpy()
+        pca = PCA(n_components=2, random_state=self.seed).fit(train_images)
+        projected = pca.transform(images.flatten(1).cpu().numpy())
+        label_array = labels.cpu().numpy()
+        embeddings = {"autoencoder 2-D code": codes, "PCA, 2 components": projected}
+        scores = {name: knn_accuracy(points, label_array) for name, points in embeddings.items()}
+        ae_score, pca_score = scores.values()
+        pl_module.log("test/knn_acc_ae", ae_score)
+        pl_module.log("test/knn_acc_pca", pca_score)
+        fig = embedding_comparison_figure(
+            embeddings,
+            label_array,
+            list(datamodule.spec.classes),
+            scores,
+            score_name="10-NN accuracy on held-out half",
+        )
+        self.path = publish_figure(
+            fig, self.output_dir, "code_vs_pca.png", trainer, "test/code_vs_pca"
+        )
+        if (tensorboard := tensorboard_logger(trainer)) is not None:
+            names = [datamodule.spec.classes[label] for label in label_array]
+            tensorboard.experiment.add_embedding(
+                torch.from_numpy(codes),
+                metadata=names,
+                label_img=images.cpu(),
+                global_step=trainer.global_step,
+                tag="autoencoder_code",
+            )
+
+
+class GeneratedSamples(L.Callback):
+    """After every training epoch, a GAN's samples from its fixed latent batch.
+
+    Saved as `samples_epoch_001.png`, `samples_epoch_002.png`, ... in the run dir, so the files
+    show one generator improving, and sent to TensorBoard as `samples` with the epoch as step.
+    """
+
+    def __init__(self, output_dir: str | None = None, columns: int = 8) -> None:
+        self.output_dir = output_dir
+        self.columns = columns
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        images = pl_module.sample(0, pl_module.fixed_latent).cpu().numpy()
+        grid = image_grid(images, self.columns)
+        epoch = trainer.current_epoch + 1
+        fig = Figure(figsize=(6, 6.4), layout="constrained")
+        ax = fig.add_subplot()
+        ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
+        ax.set_axis_off()
+        ax.set_title(f"GAN samples from a fixed latent batch, after epoch {epoch}")
+        save_figure(fig, self.output_dir, f"samples_epoch_{epoch:03d}.png")
+        if (tensorboard := tensorboard_logger(trainer)) is not None:
+            tensorboard.experiment.add_image("samples", grid[None], epoch, dataformats="CHW")

@@ -1,0 +1,100 @@
+"""Guards: callbacks that keep a run honest (a finite loss, an exact resume)."""
+
+from __future__ import annotations
+
+import random
+
+import lightning as L
+import numpy as np
+import torch
+
+from mnist_lab import LabError
+from mnist_lab.runtime.loggers import CSVLogger
+
+
+class FiniteLoss(L.Callback):
+    """Stops the run with a clear error when the training loss becomes NaN or infinite.
+
+    Checked every `check_every_n_steps` steps rather than every step, because reading the
+    loss forces a GPU-to-host sync; once a loss is NaN the weights stay NaN, so it is caught.
+    Before any checkpoint is written the weights are checked too, so the steps between two
+    checks can never overwrite the last good checkpoint with a broken one.
+    """
+
+    def __init__(self, check_every_n_steps: int = 20) -> None:
+        self.check_every_n_steps = check_every_n_steps
+        self.last_loss: torch.Tensor | None = None
+        self.last_lr = float("nan")
+
+    def _stop(self, trainer: L.Trainer, what: str) -> LabError:
+        return LabError(
+            f"{what} at step {trainer.global_step} (epoch {trainer.current_epoch}) with "
+            f"learning rate {self.last_lr:g}; the checkpoints of earlier epochs are kept; try a "
+            f"smaller model.optimizer.lr"
+        )
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int
+    ) -> None:
+        # The rate this step trains with: an epoch scheduler changes it before the batch ends.
+        self.last_lr = trainer.optimizers[0].param_groups[0]["lr"]
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is None:
+            return
+        self.last_loss = loss.detach()
+        if batch_idx % self.check_every_n_steps == 0 and not torch.isfinite(loss):
+            raise self._stop(trainer, f"training loss became {loss.item()}")
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict
+    ) -> None:
+        if all(bool(torch.isfinite(p).all()) for p in pl_module.parameters()):
+            return
+        last = self.last_loss
+        if last is not None and not torch.isfinite(last):
+            raise self._stop(trainer, f"training loss became {last.item()}")
+        raise self._stop(trainer, "the weights became non-finite")
+
+
+class ExactResume(L.Callback):
+    """Lets a run resumed from a checkpoint end with the numbers it would have had uninterrupted.
+
+    The checkpoint keeps the random number generators' states (dropout draws from them); they
+    are put back just before training continues, after the sanity check and setup hooks that
+    may draw numbers of their own. CSV rows of the interrupted epoch are dropped, because that
+    epoch is trained again. The data order needs nothing: it depends only on (seed, epoch).
+    """
+
+    def __init__(self) -> None:
+        self.restored: dict | None = None
+
+    def state_dict(self) -> dict:
+        # Tensors and plain Python values only: checkpoints load with torch's weights_only.
+        name, keys, position, has_gauss, cached = np.random.get_state()
+        return {
+            "python": random.getstate(),
+            "numpy": (name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached),
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.restored = state_dict
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.restored is None:
+            return
+        state, self.restored = self.restored, None
+        random.setstate(state["python"])
+        name, keys, position, has_gauss, cached = state["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+        for logger in trainer.loggers:
+            if isinstance(logger, CSVLogger) and trainer.is_global_zero:
+                logger.experiment.drop_epochs_from(trainer.current_epoch)
