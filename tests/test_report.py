@@ -12,13 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_lab.report import (
-    legend_labels,
-    main,
-    seed_table,
-    summary_table,
-    swept_keys,
-)
+from mnist_lab.analysis.tables import legend_labels, seed_table, summary_table, swept_keys
+from mnist_lab.report import main
 from mnist_lab.runtime.rundir import RunDir, find_runs
 
 CSV_COLUMNS = [
@@ -254,7 +249,7 @@ def test_python_m_report_runs_without_torch(sweep_dir: Path) -> None:
 def test_gan_run_gets_loss_mode_collapse_and_sample_sequence_figures(tmp_path: Path) -> None:
     from matplotlib.figure import Figure
 
-    from mnist_lab.report import gan_figures
+    from mnist_lab.analysis.figures import gan_figures
 
     run_dir = tmp_path / "gan"
     (run_dir / ".hydra").mkdir(parents=True)
