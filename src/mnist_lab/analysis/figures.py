@@ -48,7 +48,7 @@ def report_figures(runs: Sequence[Run], threshold: float) -> dict[str, Figure]:
 
 
 def boundaries_figure(runs: Sequence[Run], labels: Sequence[str]) -> Figure | None:
-    """The runs' decision boundaries side by side, under their `labels`; None for fewer than 2."""
+    """The boundaries the runs drew, side by side under their `labels`; None for fewer than 2."""
     boundaries = [
         (label, run.path / DECISION_BOUNDARY_FILE) for label, run in zip(labels, runs, strict=True)
     ]
