@@ -32,7 +32,8 @@ import yaml
 from rich.console import Console
 
 from mnist_lab import LabError
-from mnist_lab.report import markdown_table, write_report
+from mnist_lab.analysis.tables import markdown_table
+from mnist_lab.report import write_report
 from mnist_lab.runtime.cli import ArgumentParser, int_at_least
 from mnist_lab.runtime.rundir import Run, RunDir, find_runs
 

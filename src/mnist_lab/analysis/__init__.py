@@ -1,1 +1,1 @@
-"""The maths behind reports and probes: tables, loss planes, dead units, kNN."""
+"""The maths behind reports and probes: tables, report figures, loss planes, dead units, kNN."""

@@ -9,8 +9,10 @@
     <run dir>/hpc_ckpt_<n>.ckpt      Lightning's SLURM requeue checkpoint
     <run dir>/csv/metrics.csv        every logged value, per step and per epoch
     <run dir>/trajectory.pt          parameter snapshots (callbacks=trajectory, for landscape)
+    <run dir>/samples_epoch_<n>.png  a GAN's samples after epoch n (the report lines them up)
+    <run dir>/decision_boundary.png  a toy 2-D run's boundary (the report sets them side by side)
 
-Everything else a run writes (figures, `model_summary.txt`, `tensorboard/`) is for people, not
+Everything else a run writes (other figures, `model_summary.txt`, `tensorboard/`) is for people, not
 read back. Torch-free: resume and the report read run dirs before anything heavy is imported.
 """
 
@@ -181,6 +183,16 @@ class RunDir:
     def write_member(self, digest: str, overrides: Sequence[str]) -> None:
         record = {"config_digest": digest, "overrides": list(overrides)}
         (self.path / MEMBER_FILE).write_text(json.dumps(record, indent=2) + "\n")
+
+    def sample_grids(self) -> dict[int, Path]:
+        """Epoch -> the GAN sample grid saved after it (`samples_epoch_<n>.png`), earliest first."""
+        prefix, suffix = SAMPLES_PATTERN.split("{epoch:03d}")
+        grids = {}
+        for path in self.path.glob(f"{prefix}*{suffix}"):
+            epoch = path.name[len(prefix) : -len(suffix)]
+            if epoch.isdigit():
+                grids[int(epoch)] = path
+        return dict(sorted(grids.items()))
 
     def curves(self) -> dict[str, list[float]]:
         """Per-epoch values from `csv/metrics.csv` (see `read_curves`); empty without a CSV log."""

@@ -1,0 +1,126 @@
+"""Which figures a report draws from which runs (the drawing itself is in `mnist_lab.plots`).
+
+Every run with a CSV log joins `learning_curves.png` (and `dead_units.png` when it logged dead
+units); a GAN run adds its losses, mode-collapse measures and sample grids; toy 2-D runs that drew
+a decision boundary each are set side by side; one setting swept gets `accuracy_vs_<key>.png`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+from matplotlib import image as plt_image
+from matplotlib.figure import Figure
+
+from mnist_lab.analysis.tables import legend_labels, swept_keys
+from mnist_lab.plots.curves import (
+    dead_units_figure,
+    learning_curves_figure,
+    metric_curves_figure,
+    metric_vs_value_figure,
+)
+from mnist_lab.plots.images import image_sequence_figure
+from mnist_lab.runtime.rundir import DECISION_BOUNDARY_FILE, Run, RunDir
+
+
+def report_figures(runs: Sequence[Run], threshold: float) -> dict[str, Figure]:
+    """File name -> figure, for every figure the runs have data for, in the report's order."""
+    keys = swept_keys(runs)
+    labels = legend_labels(runs, keys)
+    figures: dict[str, Figure] = {}
+    if any(run.curves for run in runs):
+        curves = {label: run.curves for label, run in zip(labels, runs, strict=True) if run.curves}
+        figures["learning_curves.png"] = learning_curves_figure(curves)
+        if any(m.startswith("dead_units/") for run in runs for m in run.curves):
+            figures["dead_units.png"] = dead_units_figure(curves)
+    for run in runs:
+        prefix = "" if len(runs) == 1 else f"{run.name}_"
+        figures.update({prefix + name: fig for name, fig in gan_figures(run).items()})
+    boundaries = boundaries_figure(runs, labels)
+    if boundaries is not None:
+        figures["decision_boundaries.png"] = boundaries
+    if len(keys) == 1 and len({run.value(keys[0]) for run in runs}) > 1:
+        file_name = re.sub(r"[^\w-]", "_", keys[0])  # dots and brackets make awkward names
+        figures[f"accuracy_vs_{file_name}.png"] = accuracy_figure(runs, keys[0], threshold)
+    return figures
+
+
+def boundaries_figure(runs: Sequence[Run], labels: Sequence[str]) -> Figure | None:
+    """The boundaries the runs drew, side by side under their `labels`; None for fewer than 2."""
+    boundaries = [
+        (label, run.path / DECISION_BOUNDARY_FILE) for label, run in zip(labels, runs, strict=True)
+    ]
+    boundaries = [(label, path) for label, path in boundaries if path.is_file()]
+    if len(boundaries) < 2:
+        return None
+    return image_sequence_figure(
+        [plt_image.imread(path) for _, path in boundaries],
+        [label for label, _ in boundaries],
+        "Decision boundaries with the training points",
+        columns=min(len(boundaries), 6),
+    )
+
+
+def accuracy_figure(runs: Sequence[Run], key: str, threshold: float) -> Figure:
+    """Best val acc and test acc of the finished runs against their value of `key`."""
+    values = [run.value(key) for run in runs]
+    tick_labels = []
+    for value, run in zip(values, runs, strict=True):
+        # Widths or model names mean little alone; their parameter count says how big.
+        size = f"\n{int(run.params):,} params" if not math.isnan(run.params) else ""
+        tick_labels.append(value + size + ("" if run.status == "ok" else f"\n({run.status})"))
+    # A failed or unfinished run's numbers are not results: it keeps its place, without points.
+    return metric_vs_value_figure(
+        values,
+        {
+            "best val acc": [r.best_val_acc if r.status == "ok" else math.nan for r in runs],
+            "test acc": [r.test_acc if r.status == "ok" else math.nan for r in runs],
+        },
+        xlabel=key,
+        title=f"Accuracy vs {key}",
+        threshold=threshold,
+        tick_labels=tick_labels,
+        min_span=0.02,
+    )
+
+
+GAN_LOSSES = {"train/g_loss": "generator", "train/d_loss": "discriminator"}
+MODE_COLLAPSE = {
+    "samples/classes_present": "digit classes present (of 10)",
+    "samples/class_entropy": "class entropy, bits (3.32 = all 10 equally often)",
+}
+
+
+def gan_figures(run: Run, most_grids: int = 10) -> dict[str, Figure]:
+    """For a GAN run: G and D losses, mode-collapse measures, and sample grids over training."""
+    figures: dict[str, Figure] = {}
+    losses = {label: run.curves[key] for key, label in GAN_LOSSES.items() if key in run.curves}
+    if losses:
+        figures["gan_losses.png"] = metric_curves_figure(
+            losses, "GAN losses (mean over each epoch)", ylabel="loss"
+        )
+    collapse = {label: run.curves[k] for k, label in MODE_COLLAPSE.items() if k in run.curves}
+    if collapse:
+        figures["mode_collapse.png"] = metric_curves_figure(
+            collapse,
+            "Mode-collapse check: generated digits as a classifier labels them",
+            ylabel="classes / bits",
+        )
+    grids = list(RunDir(run.path).sample_grids().items())
+    if grids:
+        # Evenly spaced epochs, always the first and the last.
+        picks = sorted(
+            {
+                round(i * (len(grids) - 1) / max(most_grids - 1, 1))
+                for i in range(min(most_grids, len(grids)))
+            }
+        )
+        chosen = [grids[i] for i in picks]
+        figures["samples_over_training.png"] = image_sequence_figure(
+            [plt_image.imread(path) for _, path in chosen],
+            [f"epoch {epoch}" for epoch, _ in chosen],
+            "Samples from the same latent vectors as training goes on",
+        )
+    return figures

@@ -1,0 +1,35 @@
+"""Which figures a report draws, on hand-written run directories."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from mnist_lab.analysis.figures import gan_figures
+from mnist_lab.runtime.rundir import RunDir
+
+
+def test_gan_run_gets_loss_mode_collapse_and_sample_sequence_figures(tmp_path: Path) -> None:
+    run_dir = tmp_path / "gan"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "overrides.yaml").write_text("- model=gan\n")
+    (run_dir / ".hydra" / "config.yaml").write_text("seed: 42\n")
+    columns = ["epoch", "step", "train/g_loss", "train/d_loss", "samples/classes_present"]
+    rows = [[e, 10 * e, 1.0 + e, 0.5, 3 + e] for e in range(12)]
+    (run_dir / "csv").mkdir()
+    with (run_dir / "csv" / "metrics.csv").open("w", newline="") as file:
+        csv.writer(file).writerows([columns, *rows])
+    for epoch in range(1, 13):
+        fig = Figure(figsize=(1, 1))
+        fig.add_subplot().imshow(np.full((4, 4), epoch))
+        fig.savefig(run_dir / f"samples_epoch_{epoch:03d}.png")
+
+    figures = gan_figures(RunDir(run_dir).read(), most_grids=4)
+    assert set(figures) == {"gan_losses.png", "mode_collapse.png", "samples_over_training.png"}
+    titles = [ax.get_title() for ax in figures["samples_over_training.png"].axes if ax.get_title()]
+    assert titles == ["epoch 1", "epoch 5", "epoch 8", "epoch 12"]
+    (curve,) = figures["gan_losses.png"].axes[0].get_lines()[:1]
+    assert list(curve.get_ydata()) == [1.0 + e for e in range(12)]
