@@ -55,6 +55,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     from hydra.utils import get_class, instantiate
 
     from mnist_lab.callbacks import ConfusionMatrixFigure
+    from mnist_lab.models.classifier import Classifier
     from mnist_lab.runtime.assemble import build_trainer, scalar_metrics
 
     run_cfg = run.config()
@@ -65,8 +66,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, verbose=False)
     datamodule = instantiate(run_cfg.data)
     model = get_class(run_cfg.model._target_).load_from_checkpoint(checkpoint, map_location="cpu")
+    # Only a classifier has a confusion matrix; autoencoders and GANs test other numbers.
     confusion = ConfusionMatrixFigure(output_dir=cfg.paths.output_dir)
-    trainer = build_trainer(cfg, [confusion], False)
+    trainer = build_trainer(cfg, [confusion] if isinstance(model, Classifier) else [], False)
     trainer.test(model, datamodule=datamodule)
     metrics = scalar_metrics(trainer.callback_metrics)
     RunDir(cfg.paths.output_dir).write_metrics(metrics)

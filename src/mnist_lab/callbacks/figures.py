@@ -18,6 +18,7 @@ from mnist_lab.plots.images import (
     image_grid,
     reconstruction_figure,
 )
+from mnist_lab.runtime.rundir import DECISION_BOUNDARY_FILE, SAMPLES_PATTERN
 
 
 class ConfusionMatrixFigure(L.Callback):
@@ -29,9 +30,6 @@ class ConfusionMatrixFigure(L.Callback):
         self.path: Path | None = None
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # Only classifiers keep a confusion matrix; autoencoders and GANs have none to draw.
-        if trainer.sanity_checking or not hasattr(pl_module, "test_confusion"):
-            return
         # Every rank computes: under data-parallel training this sums the ranks' matrices.
         matrix = pl_module.test_confusion.compute().cpu().numpy()
         if not trainer.is_global_zero:
@@ -49,8 +47,8 @@ class ConfusionMatrixFigure(L.Callback):
 class DecisionBoundary(L.Callback):
     """After fitting a model on 2-D points, draws its decision regions with the training points.
 
-    Saved as `decision_boundary.png` and sent to TensorBoard; runs on image data are skipped,
-    so the callback can stay in the default set.
+    Saved as `decision_boundary.png` and sent to TensorBoard. Only inputs in the plane have
+    such a picture, so a classifier of images (784 dimensions) draws none.
     """
 
     def __init__(self, output_dir: str | None = None, resolution: int = 200, margin: float = 0.2):
@@ -62,7 +60,7 @@ class DecisionBoundary(L.Callback):
     @torch.no_grad()
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         datamodule = trainer.datamodule
-        if not trainer.is_global_zero or tuple(getattr(datamodule, "input_shape", ())) != (2,):
+        if not trainer.is_global_zero or tuple(datamodule.input_shape) != (2,):
             return
         points, labels = datamodule.on_device("train")
         low, high = points.min(0).values, points.max(0).values
@@ -91,7 +89,7 @@ class DecisionBoundary(L.Callback):
             title=f"{datamodule.spec.name} after {trainer.current_epoch} epochs: "
             f"train acc {accuracy:.3f}",
         )
-        self.path = save_figure(fig, self.output_dir, "decision_boundary.png")
+        self.path = save_figure(fig, self.output_dir, DECISION_BOUNDARY_FILE)
         if (tensorboard := tensorboard_logger(trainer)) is not None:
             tensorboard.experiment.add_figure("decision_boundary", fig, trainer.global_step)
 
@@ -236,6 +234,6 @@ class GeneratedSamples(L.Callback):
         ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
         ax.set_axis_off()
         ax.set_title(f"GAN samples from a fixed latent batch, after epoch {epoch}")
-        save_figure(fig, self.output_dir, f"samples_epoch_{epoch:03d}.png")
+        save_figure(fig, self.output_dir, SAMPLES_PATTERN.format(epoch=epoch))
         if (tensorboard := tensorboard_logger(trainer)) is not None:
             tensorboard.experiment.add_image("samples", grid[None], epoch, dataformats="CHW")

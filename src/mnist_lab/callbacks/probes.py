@@ -13,6 +13,7 @@ from torch.nn.utils import parameters_to_vector
 
 from mnist_lab.analysis.probes import class_histogram, dead_relu_units
 from mnist_lab.models.judge import train_judge
+from mnist_lab.runtime.rundir import TRAJECTORY_FILE
 
 
 class DeadUnits(L.Callback):
@@ -50,7 +51,7 @@ class ParameterTrajectory(L.Callback):
         self,
         output_dir: str | None = None,
         snapshots_per_epoch: int = 4,
-        filename: str = "trajectory.pt",
+        filename: str = TRAJECTORY_FILE,
     ) -> None:
         self.output_dir = output_dir
         self.snapshots_per_epoch = snapshots_per_epoch
