@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
 from mnist_lab.runtime.cli import CONF_DIR
-from mnist_lab.runtime.rules import ConfigError, check_config
+from mnist_lab.runtime.rules import SCRATCH_MODELS, ConfigError, check_config
 from mnist_lab.scratch.data import batches, load_flat, train_val_split
 from mnist_lab.scratch.functions import (
     accuracy,
@@ -206,11 +206,11 @@ def test_sgd_step_moves_each_parameter_against_its_regularised_gradient() -> Non
         np.testing.assert_allclose(param, expected[name], **TIGHT)
 
 
-def test_build_model_refuses_an_unknown_name() -> None:
+def test_build_model_takes_the_yaml_keys() -> None:
     model = build_model("two_layer", 4, 3, seed=0, init_std=0.1, hidden_size=5)
     assert isinstance(model, TwoLayerMLP) and model.parameter_count() == 4 * 5 + 5 + 5 * 3 + 3
-    with pytest.raises(ValueError, match="unknown model 'mlp'; choose one of"):
-        build_model("mlp", 4, 3, seed=0, init_std=0.1)
+    model = build_model("softmax_regression", 4, 3, seed=0, init_std=0.1, relu_scores=True)
+    assert isinstance(model, SoftmaxRegression) and model.parameter_count() == 4 * 3
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -349,15 +349,29 @@ def scratch_config(config_name: str, overrides: list[str], output_dir: Path, dat
     return cfg
 
 
-def test_scratch_and_toy_configs_compose_and_pass_checks(tmp_path: Path) -> None:
-    for model in ("softmax_regression", "two_layer"):
-        cfg: DictConfig = scratch_config("scratch", [f"model={model}"], tmp_path, tmp_path)
-        check_config(cfg)
-        assert cfg.model.name == model and cfg.data.val_fraction == 0.2
-    check_config(scratch_config("toy", [], tmp_path, tmp_path))
-    bad = scratch_config("scratch", ["model.hidden_size=0"], tmp_path, tmp_path)
-    with pytest.raises(ConfigError, match=r"^model.hidden_size=0 is not accepted; expected an"):
-        check_config(bad)
+@pytest.mark.parametrize("model", SCRATCH_MODELS)
+def test_scratch_configs_compose_and_pass_checks(tmp_path: Path, model: str) -> None:
+    cfg: DictConfig = scratch_config("scratch", [f"model={model}"], tmp_path, tmp_path)
+    check_config(cfg, "scratch")
+    assert cfg.model.name == model and cfg.data.val_fraction == 0.2
+
+
+def test_toy_config_composes_and_passes_checks(tmp_path: Path) -> None:
+    check_config(scratch_config("toy", [], tmp_path, tmp_path), "toy")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.hidden_size=0", "model.hidden_size=0 is not accepted; expected an integer >= 1"),
+        ("model.name=mlp", "model.name='mlp' is not accepted; expected one of softmax_regression"),
+        ("epochs=0", "epochs=0 is not accepted; expected an integer >= 1"),
+    ],
+)
+def test_bad_scratch_values_are_refused(tmp_path: Path, override: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_config(scratch_config("scratch", [override], tmp_path, tmp_path), "scratch")
+    assert str(caught.value).startswith(message)
 
 
 def test_scratch_cli_trains_without_torch_and_leaves_its_run_dir(

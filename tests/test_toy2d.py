@@ -16,8 +16,7 @@ from mnist_lab.evaluate import evaluate
 from mnist_lab.nets.mlp import MLP
 from mnist_lab.plots import decision_boundary_figure
 from mnist_lab.report import find_runs, write_report
-from mnist_lab.runtime.choices import TOY_DATASETS
-from mnist_lab.runtime.rules import ConfigError, check_config
+from mnist_lab.runtime.rules import TOY_DATASETS, ConfigError, check_config
 from mnist_lab.train import train
 
 from .conftest import CONF_DIR, compose_config
@@ -171,7 +170,7 @@ def test_toy_experiments_compose_on_toy_data_with_a_sweep(tmp_path: Path, experi
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("data.name=moons", "data.name='moons' is not accepted; expected one of fashion_mnist"),
+        ("data.name=moons", "data.name='moons' is not accepted; expected one of xor, circle"),
         ("data.noise=-0.1", "data.noise=-0.1 is not accepted; expected a number >= 0"),
         ("data.n_samples=0", "data.n_samples=0 is not accepted; expected an integer >= 1"),
     ],

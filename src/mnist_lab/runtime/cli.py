@@ -132,7 +132,7 @@ def check_overrides(arguments: list[str], config_name: str, conf_dir: Path = CON
             argument = next((a for a in arguments if a.lstrip("+~").split("=", 1)[0] == key), key)
             raise _unknown_key_error(argument, key, cfg)
     if not any(a in ("-m", "--multirun") for a in arguments):
-        check_config(cfg)
+        check_config(cfg, config_name)
 
 
 def entry_point(
@@ -183,7 +183,8 @@ def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
         # A resumed run starts over in its old directory: the old failure is history.
         (run_dir / "failed.txt").unlink(missing_ok=True)
     try:
-        check_config(cfg)
+        # The rules are those of the config the app composed (train.yaml, scratch.yaml, ...).
+        check_config(cfg, hydra_cfg.job.config_name if hydra_cfg is not None else "train")
         return task(cfg)
     except Exception as error:
         user_error = isinstance(error, LabError)

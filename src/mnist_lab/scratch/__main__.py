@@ -23,7 +23,7 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
     from hydra.utils import to_absolute_path
     from threadpoolctl import threadpool_limits
 
-    from mnist_lab.data.datasets import get_spec
+    from mnist_lab.data.datasets import DATASET_SPECS
     from mnist_lab.plots import learning_curves_figure
     from mnist_lab.scratch.data import load_flat, train_val_split
     from mnist_lab.scratch.models import build_model
@@ -39,7 +39,7 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
     model = build_model(
         options.pop("name"),
         input_size=x.shape[1],
-        num_classes=len(get_spec(cfg.data.name).classes),
+        num_classes=len(DATASET_SPECS[cfg.data.name].classes),
         seed=cfg.seed,
         **options,
     )

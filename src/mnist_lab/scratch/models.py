@@ -113,13 +113,13 @@ class TwoLayerMLP(Model):
         return cross_entropy(scores, labels), accuracy(scores, labels)
 
 
-MODELS = ("softmax_regression", "two_layer")
+# One entry per name in runtime.rules.SCRATCH_MODELS; a checked config names no other.
+MODEL_CLASSES: dict[str, type[Model]] = {
+    "softmax_regression": SoftmaxRegression,
+    "two_layer": TwoLayerMLP,
+}
 
 
 def build_model(name: str, input_size: int, num_classes: int, seed: int, **options: Any) -> Model:
-    """The model a config names (one of MODELS); `options` are its yaml's other keys."""
-    if name == "softmax_regression":
-        return SoftmaxRegression(input_size, num_classes, seed=seed, **options)
-    if name == "two_layer":
-        return TwoLayerMLP(input_size, num_classes=num_classes, seed=seed, **options)
-    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    """The model a config names; `options` are its yaml's other keys."""
+    return MODEL_CLASSES[name](input_size=input_size, num_classes=num_classes, seed=seed, **options)
