@@ -18,7 +18,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.runtime.rules import ConfigError, check_config
+from mnist_lab.runtime.rules import RENAMED_KEYS, ConfigError, check_config
 
 T = TypeVar("T")
 
@@ -94,7 +94,9 @@ def _single_run_overrides(arguments: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _unknown_key_error(argument: str, key: str, cfg: DictConfig) -> LabError:
-    close = difflib.get_close_matches(key, _flat_keys(cfg), n=1, cutoff=0.75)
+    keys = _flat_keys(cfg)
+    renamed = RENAMED_KEYS.get(key)
+    close = [renamed] if renamed in keys else difflib.get_close_matches(key, keys, n=1, cutoff=0.75)
     if close:
         hint = f"did you mean {close[0]}?"
     elif argument.startswith("~"):

@@ -40,6 +40,16 @@ SCRATCH_MODELS = ("softmax_regression", "two_layer")
 MNIST_DATA_MODULE = "mnist_lab.data.datamodule.MNISTDataModule"
 TOY_DATA_MODULE = "mnist_lab.data.toy2d.Toy2DDataModule"
 
+# Keys that were renamed, old -> new: a command line with an old key is told the new one, which
+# difflib alone would not find (`learning_rate` is not close to `lr`).
+RENAMED_KEYS = {
+    "optimizer.learning_rate": "optimizer.lr",
+    "model.hidden_size": "model.hidden_dims",
+    "epochs": "max_epochs",
+    "toy.learning_rate": "toy.lr",
+    "toy.epochs": "toy.max_epochs",
+}
+
 
 class ConfigError(LabError):
     """A config value outside what the lab accepts."""
@@ -79,6 +89,10 @@ def open_fraction(value: Any) -> bool:
 
 def positive_int_list(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and all(positive_int(v) for v in value)
+
+
+def one_positive_int(value: Any) -> bool:
+    return positive_int_list(value) and len(value) == 1
 
 
 def one_of(choices: tuple[str, ...]) -> Callable[[Any], bool]:
@@ -155,12 +169,16 @@ SCRATCH_RULES = (
     Rule("data.batch_size", positive_int, "an integer >= 1"),
     Rule("data.val_fraction", open_fraction, "a number strictly between 0 and 1"),
     _choice("model.name", SCRATCH_MODELS),
-    Rule("model.hidden_size", positive_int, "an integer >= 1"),
+    Rule(
+        "model.hidden_dims",
+        one_positive_int,
+        "a list of one integer >= 1 (the two-layer net has one hidden layer), e.g. [128]",
+    ),
     Rule("model.init_std", positive_number, "a number > 0"),
     Rule("model.relu_scores", boolean, "true or false"),
-    Rule("optimizer.learning_rate", positive_number, "a number > 0"),
+    Rule("optimizer.lr", positive_number, "a number > 0"),
     Rule("optimizer.weight_decay", non_negative_number, "a number >= 0"),
-    Rule("epochs", positive_int, "an integer >= 1"),
+    Rule("max_epochs", positive_int, "an integer >= 1"),
     Rule("threads", optional(positive_int), "null or an integer >= 1"),
     _SEED,
 )
@@ -170,8 +188,8 @@ TOY_RULES = (
     Rule("toy.n_train", positive_int, "an integer >= 1"),
     Rule("toy.n_test", positive_int, "an integer >= 1"),
     Rule("toy.batch_size", positive_int, "an integer >= 1"),
-    Rule("toy.epochs", positive_int, "an integer >= 1"),
-    Rule("toy.learning_rate", positive_number, "a number > 0"),
+    Rule("toy.max_epochs", positive_int, "an integer >= 1"),
+    Rule("toy.lr", positive_number, "a number > 0"),
     Rule("toy.weight_decay", non_negative_number, "a number >= 0"),
     Rule("toy.init_std", positive_number, "a number > 0"),
     _SEED,

@@ -43,10 +43,17 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
         seed=cfg.seed,
         **options,
     )
-    optimizer = SGD(cfg.optimizer.learning_rate, cfg.optimizer.weight_decay)
+    optimizer = SGD(cfg.optimizer.lr, cfg.optimizer.weight_decay)
     with threadpool_limits(limits=cfg.threads, user_api="blas"):
         history = fit(
-            model, optimizer, train, val, cfg.epochs, cfg.data.batch_size, cfg.seed, cfg.progress
+            model,
+            optimizer,
+            train,
+            val,
+            cfg.max_epochs,
+            cfg.data.batch_size,
+            cfg.seed,
+            cfg.progress,
         )
         model.params = history.best_params
         val_loss, val_acc = evaluate(model, *val)
@@ -71,7 +78,7 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
         "train/loss_epoch": history.curves["train/loss"],
         **{key: history.curves[key] for key in ("train/acc", "val/loss", "val/acc")},
     }
-    title = f"NumPy {cfg.model.name} on {cfg.data.name}, lr {cfg.optimizer.learning_rate}, " + (
+    title = f"NumPy {cfg.model.name} on {cfg.data.name}, lr {cfg.optimizer.lr}, " + (
         f"L2 {cfg.optimizer.weight_decay}, batch {cfg.data.batch_size}"
     )
     learning_curves_figure({title: curves}, title="").savefig(
@@ -79,7 +86,7 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
     )
     print(
         f"{cfg.model.name}: val accuracy {val_acc:.4f}, test accuracy {test_acc:.4f} "
-        f"(epoch {history.best_epoch} of {cfg.epochs}, {metrics['time/total_s']:.1f} s); "
+        f"(epoch {history.best_epoch} of {cfg.max_epochs}, {metrics['time/total_s']:.1f} s); "
         f"run dir {run_dir}"
     )
     return metrics
@@ -91,4 +98,4 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    entry_point(main, CONF_DIR / "scratch")
+    entry_point(main, CONF_DIR / "scratch", config_name="scratch")
