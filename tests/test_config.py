@@ -87,7 +87,7 @@ def test_visualize_has_its_own_rules(tmp_path: Path, override: str, message: str
     assert str(caught.value) == message
 
 
-def test_default_is_seed_000_mlp_on_mnist_on_cpu(tmp_path: Path) -> None:
+def test_default_is_cs156_bonus_mlp_on_mnist_on_cpu(tmp_path: Path) -> None:
     cfg = compose_config("train", [], tmp_path)
     assert (cfg.model.net.hidden_dims, cfg.model.net.activation) == ([200, 100], "relu")
     assert (cfg.data.name, cfg.trainer.accelerator) == ("mnist", "cpu")

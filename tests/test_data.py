@@ -66,7 +66,7 @@ def test_validation_is_carved_from_train_never_test(tiny_data_dir: Path) -> None
     assert all(tuple(r.round().tolist()) in rows for r in val_raw.reshape(120, -1))
 
 
-def test_last_split_is_seed_003_first_80_last_20(tiny_data_dir: Path) -> None:
+def test_last_split_is_cs7643_a1_first_80_last_20(tiny_data_dir: Path) -> None:
     datamodule = make_datamodule(tiny_data_dir, val_fraction=0.2, val_split="last", normalize=False)
     official = read_idx(tiny_data_dir / "MNIST" / "raw" / "train-images-idx3-ubyte")
     train_x, _ = datamodule.splits["train"]

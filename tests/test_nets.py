@@ -17,7 +17,7 @@ def count(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def test_default_mlp_is_seed_000_dense_net() -> None:
+def test_default_mlp_is_cs156_bonus_dense_net() -> None:
     net = MLP()
     assert count(net) == 784 * 200 + 200 + 200 * 100 + 100 + 100 * 10 + 10 == 178_110
     assert net(torch.zeros(5, 1, 28, 28)).shape == (5, 10)
@@ -66,7 +66,7 @@ def test_cnn_blocks_and_head() -> None:
 
 
 def test_known_conv_layer_in_the_model_summary() -> None:
-    """Seed 001: a 5x5 conv with 8 filters on 32x32x3 has 608 parameters, output 28x28x8."""
+    """CS155 set 4 §3B-C: a 5x5 conv, 8 filters, on 32x32x3: 608 parameters, output 28x28x8."""
     model = Classifier(
         net={
             "_target_": "mnist_lab.nets.cnn.CNN",

@@ -110,7 +110,7 @@ def test_no_linear_boundary_gets_more_than_three_xor_rows_right() -> None:
 
 
 def test_two_hidden_relu_units_can_compute_xor() -> None:
-    # Seed 001 problem E's construction: |x1 - x2| = relu(x1 - x2) + relu(x2 - x1).
+    # CS155 set 4 §1E's construction: |x1 - x2| = relu(x1 - x2) + relu(x2 - x1).
     net = MLP(input_shape=(2,), num_classes=2, hidden_dims=[2])
     hidden, output = (m for m in net.modules() if isinstance(m, torch.nn.Linear))
     with torch.no_grad():
