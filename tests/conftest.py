@@ -16,7 +16,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from mnist_lab.data.datasets import DATASETS, FILE_STEMS, SPLIT_FILES
+from mnist_lab.data.datasets import DATASET_SPECS, FILE_STEMS, SPLIT_FILES
 from mnist_lab.data.idx import write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,8 +49,8 @@ def write_dataset(root: Path, folder: str, n_train: int, n_test: int, seed: int,
 def tiny_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """MNIST (plain files) and Fashion-MNIST (.gz files) with 600 train and 200 test images."""
     root = tmp_path_factory.mktemp("tiny_data")
-    write_dataset(root, DATASETS["mnist"].folder, 600, 200, seed=1, gz=False)
-    write_dataset(root, DATASETS["fashion_mnist"].folder, 600, 200, seed=2, gz=True)
+    write_dataset(root, DATASET_SPECS["mnist"].folder, 600, 200, seed=1, gz=False)
+    write_dataset(root, DATASET_SPECS["fashion_mnist"].folder, 600, 200, seed=2, gz=True)
     return root
 
 
@@ -123,7 +123,7 @@ def local_mirror(tmp_path: Path, tiny_data_dir: Path):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     spec = replace(
-        DATASETS["mnist"], mirrors=(f"http://127.0.0.1:{server.server_port}/",), gz_md5=md5
+        DATASET_SPECS["mnist"], mirrors=(f"http://127.0.0.1:{server.server_port}/",), gz_md5=md5
     )
     yield spec
     server.shutdown()

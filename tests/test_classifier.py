@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mnist_lab import LabError
 from mnist_lab.models.classifier import Classifier, penalized_weights
+from mnist_lab.runtime.rules import OPTIMIZERS, SCHEDULERS
 
 MLP_NET = {"_target_": "mnist_lab.nets.mlp.MLP", "hidden_dims": [6], "batch_norm": True}
 
@@ -58,7 +60,7 @@ def test_l1_penalty_is_added_for_weights_only() -> None:
     assert data_loss.item() == pytest.approx(F.cross_entropy(model(x), y).item(), rel=1e-5)
 
 
-@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop"])
+@pytest.mark.parametrize("name", OPTIMIZERS)
 def test_every_optimizer_by_name(name: str) -> None:
     optimizer = make({"name": name, "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4})
     built = optimizer.configure_optimizers()["optimizer"]
@@ -66,9 +68,27 @@ def test_every_optimizer_by_name(name: str) -> None:
     assert [g["weight_decay"] for g in built.param_groups] == [1e-4, 0.0]
 
 
-def test_unknown_optimizer_is_refused() -> None:
-    with pytest.raises(LabError, match="unknown optimizer 'lbfgs'; choose one of sgd, adam"):
-        make({"name": "lbfgs", "lr": 0.1}).configure_optimizers()
+@pytest.mark.parametrize("name", SCHEDULERS)
+def test_every_scheduler_by_name(name: str) -> None:
+    """Schedulers are picked by branches, not a mapping: every accepted name reaches its own."""
+    expected = {
+        "none": None,
+        "cosine": "CosineAnnealingLR",
+        "onecycle": "OneCycleLR",
+        "step": "StepLR",
+    }
+    settings = {"step": {"step_size": 2}}.get(name, {})
+    torch.manual_seed(0)
+    model = Classifier(
+        net=MLP_NET,
+        optimizer={"name": "sgd", "lr": 0.1},
+        scheduler={"name": name, **settings},
+        num_classes=3,
+        input_shape=[1, 2, 2],
+    )
+    model.trainer = SimpleNamespace(estimated_stepping_batches=10, max_epochs=3)
+    built = model.configure_optimizers().get("lr_scheduler")
+    assert (built and type(built["scheduler"]).__name__) == expected[name]
 
 
 def test_channels_last_stores_conv_kernels_nhwc_and_computes_the_same_logits() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mnist_lab.runtime import rules
 from mnist_lab.runtime.rules import ConfigError, check_config
 
 from .conftest import CONF_DIR, ROOT, compose_config
@@ -34,7 +35,59 @@ def test_every_experiment_composes_and_passes_checks(tmp_path: Path, experiment:
     check_config(cfg)
 
 
-def test_default_is_the_cs156_bonus_mlp_on_mnist_on_cpu(tmp_path: Path) -> None:
+def test_every_name_mapping_covers_exactly_the_accepted_names() -> None:
+    """The use sites look a checked name up without checking it again, so each mapping must
+    hold every name the rules accept and no other."""
+    from mnist_lab.data.datasets import DATASET_SPECS, SPLIT_FILES
+    from mnist_lab.data.toy2d import GATE_OUTPUTS, PLAYGROUND
+    from mnist_lab.models.optimizers import OPTIMIZER_CLASSES
+    from mnist_lab.nets.layers import ACTIVATION_CLASSES, WEIGHT_INITS
+    from mnist_lab.scratch.models import MODEL_CLASSES
+
+    mappings = {
+        "ACTIVATIONS": (rules.ACTIVATIONS, ACTIVATION_CLASSES),
+        "INITS": (rules.INITS, WEIGHT_INITS),
+        "OPTIMIZERS": (rules.OPTIMIZERS, OPTIMIZER_CLASSES),
+        "DATASETS": (rules.DATASETS, DATASET_SPECS),
+        "SPLITS": (rules.SPLITS, SPLIT_FILES),
+        "TOY_DATASETS": (rules.TOY_DATASETS, {**PLAYGROUND, **GATE_OUTPUTS}),
+        "SCRATCH_MODELS": (rules.SCRATCH_MODELS, MODEL_CLASSES),
+    }
+    for names, (accepted, mapping) in mappings.items():
+        assert sorted(mapping) == sorted(accepted), names
+
+
+@pytest.mark.parametrize(
+    ("data", "names"), [("mnist", rules.DATASETS), ("toy2d", rules.TOY_DATASETS)]
+)
+def test_data_name_accepts_the_names_of_the_data_module_it_builds(
+    tmp_path: Path, data: str, names: tuple[str, ...]
+) -> None:
+    other = rules.TOY_DATASETS[0] if data == "mnist" else rules.DATASETS[0]
+    cfg = compose_config("train", [f"data={data}", f"data.name={other}"], tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        check_config(cfg)
+    assert str(caught.value) == (
+        f"data.name={other!r} is not accepted; expected one of {', '.join(names)}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("split=val", "split='val' is not accepted; expected one of train, test"),
+        ("per_class=0", "per_class=0 is not accepted; expected an integer >= 1"),
+        ("data=toy2d", "data.name='xor' is not accepted; expected one of mnist, fashion_mnist"),
+    ],
+)
+def test_visualize_has_its_own_rules(tmp_path: Path, override: str, message: str) -> None:
+    check_config(compose_config("visualize", [], tmp_path), "visualize")
+    with pytest.raises(ConfigError) as caught:
+        check_config(compose_config("visualize", [override], tmp_path), "visualize")
+    assert str(caught.value) == message
+
+
+def test_default_is_cs156_bonus_mlp_on_mnist_on_cpu(tmp_path: Path) -> None:
     cfg = compose_config("train", [], tmp_path)
     assert (cfg.model.net.hidden_dims, cfg.model.net.activation) == ([200, 100], "relu")
     assert (cfg.data.name, cfg.trainer.accelerator) == ("mnist", "cpu")

@@ -10,7 +10,7 @@ import torch
 
 from mnist_lab.data.datamodule import MNISTDataModule
 from mnist_lab.data.datasets import (
-    DATASETS,
+    DATASET_SPECS,
     FILE_STEMS,
     DataNotFoundError,
     ensure_files,
@@ -30,7 +30,7 @@ def test_idx_round_trip_plain_and_gz(tmp_path: Path, name: str) -> None:
 
 def test_missing_files_error_names_folder_and_all_four_files(tmp_path: Path) -> None:
     with pytest.raises(DataNotFoundError) as caught:
-        ensure_files(DATASETS["fashion_mnist"], tmp_path, allow_download=False)
+        ensure_files(DATASET_SPECS["fashion_mnist"], tmp_path, allow_download=False)
     message = str(caught.value)
     assert str(tmp_path / "FashionMNIST" / "raw") in message
     assert all(stem in message for stem in FILE_STEMS)
@@ -62,11 +62,11 @@ def test_validation_is_carved_from_train_never_test(tiny_data_dir: Path) -> None
     official_train = read_idx(tiny_data_dir / "MNIST" / "raw" / "train-images-idx3-ubyte")
     official = torch.from_numpy(official_train.reshape(600, -1).astype(np.float32))
     rows = {tuple(r.tolist()) for r in official}
-    val_raw = (val_x * DATASETS["mnist"].std + DATASETS["mnist"].mean) * 255
+    val_raw = (val_x * DATASET_SPECS["mnist"].std + DATASET_SPECS["mnist"].mean) * 255
     assert all(tuple(r.round().tolist()) in rows for r in val_raw.reshape(120, -1))
 
 
-def test_last_split_is_cs7643_a1s_first_80_last_20(tiny_data_dir: Path) -> None:
+def test_last_split_is_cs7643_a1_first_80_last_20(tiny_data_dir: Path) -> None:
     datamodule = make_datamodule(tiny_data_dir, val_fraction=0.2, val_split="last", normalize=False)
     official = read_idx(tiny_data_dir / "MNIST" / "raw" / "train-images-idx3-ubyte")
     train_x, _ = datamodule.splits["train"]
@@ -128,7 +128,7 @@ def test_fashion_mnist_reads_gz_files(tiny_data_dir: Path) -> None:
 def test_real_files_match_their_documentation(
     real_data_dir: Path, name: str, first_train: int, first_test: int, pixel_mean: float
 ) -> None:
-    spec = DATASETS[name]
+    spec = DATASET_SPECS[name]
     train_images, train_labels = load_split(spec, real_data_dir, "train")
     test_images, test_labels = load_split(spec, real_data_dir, "test")
     assert train_images.shape == (60000, 28, 28) and test_images.shape == (10000, 28, 28)

@@ -12,10 +12,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from mnist_lab.runtime.cli import CONF_DIR
-from mnist_lab.runtime.rules import ConfigError, check_config
+from mnist_lab.runtime.cli import CONF_DIR, check_overrides
+from mnist_lab.runtime.rules import RENAMED_KEYS, SCRATCH_MODELS, ConfigError, check_config
 from mnist_lab.scratch.data import batches, load_flat, train_val_split
 from mnist_lab.scratch.functions import (
     accuracy,
@@ -145,7 +145,7 @@ def two_layer_reference(x: np.ndarray, labels: np.ndarray, weight_decay: float =
 
 def test_two_layer_gradients_match_autograd() -> None:
     x, labels = batch()
-    model = TwoLayerMLP(20, hidden_size=7, num_classes=10, init_std=0.5, seed=0)
+    model = TwoLayerMLP(20, hidden_dims=[7], num_classes=10, init_std=0.5, seed=0)
     model.params["b1"] += 0.3  # non-zero biases, so their gradient path is exercised
     model.params["b2"] -= 0.2
     loss, _ = model.loss_and_gradients(x, labels)
@@ -157,9 +157,9 @@ def test_two_layer_gradients_match_autograd() -> None:
 
 def test_l2_gradients_skip_the_biases_and_match_autograd() -> None:
     x, labels = batch()
-    model = TwoLayerMLP(20, hidden_size=7, num_classes=10, init_std=0.5, seed=0)
+    model = TwoLayerMLP(20, hidden_dims=[7], num_classes=10, init_std=0.5, seed=0)
     model.params["b1"] += 5.0  # large biases: any L2 on them would show at once
-    optimizer = SGD(learning_rate=0.1, weight_decay=0.3)
+    optimizer = SGD(lr=0.1, weight_decay=0.3)
     model.loss_and_gradients(x, labels)
     gradients = optimizer.regularized_gradients(model)
     _, expected = autograd(two_layer_reference(x, labels, 0.3), *model.params.values())
@@ -173,8 +173,8 @@ def test_l2_gradients_skip_the_biases_and_match_autograd() -> None:
 def test_regularised_objective_agrees_with_finite_differences() -> None:
     """Independent of torch: central differences of J = CE + L2 on a few entries of each."""
     x, labels = batch(n=6, features=5, classes=3)
-    model = TwoLayerMLP(5, hidden_size=4, num_classes=3, init_std=0.8, seed=1)
-    optimizer = SGD(learning_rate=0.1, weight_decay=0.2)
+    model = TwoLayerMLP(5, hidden_dims=[4], num_classes=3, init_std=0.8, seed=1)
+    optimizer = SGD(lr=0.1, weight_decay=0.2)
 
     def objective() -> float:
         return model.loss_and_gradients(x, labels)[0] + optimizer.penalty(model)
@@ -196,8 +196,8 @@ def test_regularised_objective_agrees_with_finite_differences() -> None:
 
 def test_sgd_step_moves_each_parameter_against_its_regularised_gradient() -> None:
     x, labels = batch()
-    model = TwoLayerMLP(20, hidden_size=7, num_classes=10, init_std=0.5, seed=0)
-    optimizer = SGD(learning_rate=0.1, weight_decay=0.01)
+    model = TwoLayerMLP(20, hidden_dims=[7], num_classes=10, init_std=0.5, seed=0)
+    optimizer = SGD(lr=0.1, weight_decay=0.01)
     before = {name: p.copy() for name, p in model.params.items()}
     model.loss_and_gradients(x, labels)
     expected = {n: before[n] - 0.1 * g for n, g in optimizer.regularized_gradients(model).items()}
@@ -206,11 +206,11 @@ def test_sgd_step_moves_each_parameter_against_its_regularised_gradient() -> Non
         np.testing.assert_allclose(param, expected[name], **TIGHT)
 
 
-def test_build_model_refuses_an_unknown_name() -> None:
-    model = build_model("two_layer", 4, 3, seed=0, init_std=0.1, hidden_size=5)
+def test_build_model_takes_the_yaml_keys() -> None:
+    model = build_model("two_layer", 4, 3, seed=0, init_std=0.1, hidden_dims=[5])
     assert isinstance(model, TwoLayerMLP) and model.parameter_count() == 4 * 5 + 5 + 5 * 3 + 3
-    with pytest.raises(ValueError, match="unknown model 'mlp'; choose one of"):
-        build_model("mlp", 4, 3, seed=0, init_std=0.1)
+    model = build_model("softmax_regression", 4, 3, seed=0, init_std=0.1, relu_scores=True)
+    assert isinstance(model, SoftmaxRegression) and model.parameter_count() == 4 * 3
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -246,9 +246,9 @@ def test_load_flat_scales_pixels_and_flattens(tiny_data_dir: Path) -> None:
 def test_fit_learns_a_tiny_problem_and_keeps_the_best_epoch(tiny_data_dir: Path) -> None:
     x, y = load_flat("mnist", tiny_data_dir, "train")
     train, val = train_val_split(x, y)
-    model = TwoLayerMLP(784, hidden_size=32, num_classes=10, init_std=0.01, seed=0)
+    model = TwoLayerMLP(784, hidden_dims=[32], num_classes=10, init_std=0.01, seed=0)
     history = fit(
-        model, SGD(0.5, 1e-4), train, val, epochs=8, batch_size=32, seed=0, progress=False
+        model, SGD(0.5, 1e-4), train, val, max_epochs=8, batch_size=32, seed=0, progress=False
     )
     assert [len(v) for v in history.curves.values()] == [8] * 4
     assert history.curves["train/loss"][-1] < 0.5 * history.curves["train/loss"][0]
@@ -313,7 +313,7 @@ def test_toy_convnet_gradients_match_torch_conv_relu_maxpool() -> None:
 
 
 def test_toy_convnet_started_at_zero_gets_no_gradient() -> None:
-    """Seed 002, question 1.3: with u = w1 = w2 = 0 every gradient is zero, so SGD never moves."""
+    """APML ex3, question 1.3: with u = w1 = w2 = 0 every gradient is zero, so SGD never moves."""
     rng = np.random.default_rng(0)
     model = ToyConvNet(0.7, rng)
     model.params = {name: np.zeros_like(p) for name, p in model.params.items()}
@@ -349,15 +349,71 @@ def scratch_config(config_name: str, overrides: list[str], output_dir: Path, dat
     return cfg
 
 
-def test_scratch_and_toy_configs_compose_and_pass_checks(tmp_path: Path) -> None:
-    for model in ("softmax_regression", "two_layer"):
-        cfg: DictConfig = scratch_config("scratch", [f"model={model}"], tmp_path, tmp_path)
-        check_config(cfg)
-        assert cfg.model.name == model and cfg.data.val_fraction == 0.2
-    check_config(scratch_config("toy", [], tmp_path, tmp_path))
-    bad = scratch_config("scratch", ["model.hidden_size=0"], tmp_path, tmp_path)
-    with pytest.raises(ConfigError, match=r"^model.hidden_size=0 is not accepted; expected an"):
-        check_config(bad)
+@pytest.mark.parametrize("model", SCRATCH_MODELS)
+def test_scratch_configs_compose_and_pass_checks(tmp_path: Path, model: str) -> None:
+    cfg: DictConfig = scratch_config("scratch", [f"model={model}"], tmp_path, tmp_path)
+    check_config(cfg, "scratch")
+    assert cfg.model.name == model and cfg.data.val_fraction == 0.2
+
+
+def test_toy_config_composes_and_passes_checks(tmp_path: Path) -> None:
+    check_config(scratch_config("toy", [], tmp_path, tmp_path), "toy")
+
+
+def test_scratch_keys_say_what_the_lightning_half_says(tmp_path: Path) -> None:
+    cfg = scratch_config("scratch", ["model.hidden_dims=[64]"], tmp_path, tmp_path)
+    check_config(cfg, "scratch")
+    assert (cfg.optimizer.lr, cfg.max_epochs, cfg.model.hidden_dims) == (0.5, 10, [64])
+    toy = scratch_config("toy", [], tmp_path, tmp_path).toy
+    assert (toy.lr, toy.max_epochs) == (0.01, 60)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "model.hidden_dims=[64,32]",
+            "model.hidden_dims=[64, 32] is not accepted; expected a list of one integer >= 1",
+        ),
+        ("model.hidden_dims=[0]", "model.hidden_dims=[0] is not accepted; expected a list of"),
+        ("model.name=mlp", "model.name='mlp' is not accepted; expected one of softmax_regression"),
+        ("max_epochs=0", "max_epochs=0 is not accepted; expected an integer >= 1"),
+    ],
+)
+def test_bad_scratch_values_are_refused(tmp_path: Path, override: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_config(scratch_config("scratch", [override], tmp_path, tmp_path), "scratch")
+    assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("config_name", "argument", "new_key"),
+    [
+        ("scratch", "optimizer.learning_rate=0.1", "optimizer.lr"),
+        ("scratch", "epochs=3", "max_epochs"),
+        ("scratch", "model.hidden_size=64", "model.hidden_dims"),
+        ("scratch", "-m model.hidden_size=64,128", "model.hidden_dims"),
+        ("toy", "toy.learning_rate=0.1", "toy.lr"),
+        ("toy", "toy.epochs=5", "toy.max_epochs"),
+    ],
+)
+def test_old_scratch_keys_are_refused_naming_the_new_one(
+    config_name: str, argument: str, new_key: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_overrides(argument.split(), config_name, CONF_DIR / "scratch")
+    old = argument.split()[-1].split(",")[0]
+    assert str(caught.value) == f"{old} names no key of the config; did you mean {new_key}?"
+
+
+def test_every_renamed_key_names_a_key_of_its_config(tmp_path: Path) -> None:
+    """The old -> new table must point at keys that exist, or its hint would mislead."""
+    keys = set()
+    for config_name in ("scratch", "toy"):
+        cfg = scratch_config(config_name, [], tmp_path, tmp_path)
+        keys |= {k for k in RENAMED_KEYS.values() if OmegaConf.select(cfg, k) is not None}
+        assert not [k for k in RENAMED_KEYS if OmegaConf.select(cfg, k) is not None]
+    assert keys == set(RENAMED_KEYS.values())
 
 
 def test_scratch_cli_trains_without_torch_and_leaves_its_run_dir(
@@ -372,9 +428,9 @@ print("TORCH:", "torch" in sys.modules)
     result = run_cli(
         "",
         "model=two_layer",
-        "model.hidden_size=32",
+        "model.hidden_dims=[32]",
         "model.init_std=0.01",
-        "epochs=4",
+        "max_epochs=4",
         "data.batch_size=16",
         "progress=false",
         log_dir=tmp_path,
@@ -394,7 +450,7 @@ print("TORCH:", "torch" in sys.modules)
 def test_toy_cli_writes_its_figure_and_errors(tmp_path: Path) -> None:
     result = run_cli(
         "mnist_lab.scratch.toy",
-        "toy.epochs=3",
+        "toy.max_epochs=3",
         "toy.n_train=200",
         "toy.n_test=100",
         "progress=false",
@@ -419,8 +475,20 @@ def test_toy_cli_writes_its_figure_and_errors(tmp_path: Path) -> None:
         ),
         (
             "mnist_lab.scratch",
-            ["optimizer.learning_rate=0"],
-            "error: optimizer.learning_rate=0 is not accepted; expected a number > 0",
+            ["optimizer.lr=0"],
+            "error: optimizer.lr=0 is not accepted; expected a number > 0",
+        ),
+        # the keys before the NumPy half took the Lightning half's words
+        (
+            "mnist_lab.scratch",
+            ["optimizer.learning_rate=0.1"],
+            "error: optimizer.learning_rate=0.1 names no key of the config; did you mean "
+            "optimizer.lr?",
+        ),
+        (
+            "mnist_lab.scratch.toy",
+            ["toy.epochs=5"],
+            "error: toy.epochs=5 names no key of the config; did you mean toy.max_epochs?",
         ),
         (
             "mnist_lab.scratch",
@@ -470,6 +538,6 @@ def test_real_mnist_short_run(
 ) -> None:
     from mnist_lab.scratch.__main__ import train_scratch
 
-    overrides = [f"model={model}", f"epochs={epochs}", "progress=false"]
+    overrides = [f"model={model}", f"max_epochs={epochs}", "progress=false"]
     metrics = train_scratch(scratch_config("scratch", overrides, tmp_path, real_data_dir))
     assert metrics["val/acc"] > minimum and metrics["test/acc"] > minimum

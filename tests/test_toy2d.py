@@ -16,8 +16,7 @@ from mnist_lab.evaluate import evaluate
 from mnist_lab.nets.mlp import MLP
 from mnist_lab.plots.images import decision_boundary_figure
 from mnist_lab.report import write_report
-from mnist_lab.runtime.choices import TOY_DATASETS
-from mnist_lab.runtime.rules import ConfigError, check_config
+from mnist_lab.runtime.rules import TOY_DATASETS, ConfigError, check_config
 from mnist_lab.runtime.rundir import find_runs
 from mnist_lab.train import train
 
@@ -112,7 +111,7 @@ def test_no_linear_boundary_gets_more_than_three_xor_rows_right() -> None:
 
 
 def test_two_hidden_relu_units_can_compute_xor() -> None:
-    # Seed 001 problem E's construction: |x1 - x2| = relu(x1 - x2) + relu(x2 - x1).
+    # CS155 set 4 §1E's construction: |x1 - x2| = relu(x1 - x2) + relu(x2 - x1).
     net = MLP(input_shape=(2,), num_classes=2, hidden_dims=[2])
     hidden, output = (m for m in net.modules() if isinstance(m, torch.nn.Linear))
     with torch.no_grad():
@@ -172,7 +171,7 @@ def test_toy_experiments_compose_on_toy_data_with_a_sweep(tmp_path: Path, experi
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("data.name=moons", "data.name='moons' is not accepted; expected one of fashion_mnist"),
+        ("data.name=moons", "data.name='moons' is not accepted; expected one of xor, circle"),
         ("data.noise=-0.1", "data.noise=-0.1 is not accepted; expected a number >= 0"),
         ("data.n_samples=0", "data.n_samples=0 is not accepted; expected an integer >= 1"),
     ],

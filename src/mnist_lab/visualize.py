@@ -11,21 +11,16 @@ import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
-from mnist_lab import LabError
 from mnist_lab.runtime.cli import entry_point
 from mnist_lab.runtime.task import run_task
 
 
 def visualize(cfg: DictConfig) -> Path:
     """Save a grid of `per_class` random examples per class; returns the PNG's path."""
-    from mnist_lab.data.datasets import get_spec, load_split
+    from mnist_lab.data.datasets import DATASET_SPECS, load_split
     from mnist_lab.plots.images import sample_grid_figure
 
-    if cfg.split not in ("train", "test"):
-        raise LabError(f"split={cfg.split!r} is not accepted; expected one of train, test")
-    if not isinstance(cfg.per_class, int) or cfg.per_class < 1:
-        raise LabError(f"per_class={cfg.per_class!r} is not accepted; expected an integer >= 1")
-    spec = get_spec(cfg.data.name)
+    spec = DATASET_SPECS[cfg.data.name]
     images, labels = load_split(
         spec, to_absolute_path(cfg.data.data_dir), cfg.split, cfg.data.download
     )

@@ -20,8 +20,7 @@ import torch
 from hydra.utils import to_absolute_path
 
 from mnist_lab import LabError
-from mnist_lab.data.datasets import DatasetSpec, ensure_files, get_spec, load_split
-from mnist_lab.runtime.choices import DATA_ORDERS, VAL_SPLITS
+from mnist_lab.data.datasets import DATASET_SPECS, DatasetSpec, ensure_files, load_split
 
 
 def shard(indices: torch.Tensor, rank: int, world_size: int, pad: bool) -> torch.Tensor:
@@ -51,8 +50,6 @@ class EpochOrder:
     def __init__(
         self, labels: torch.Tensor, order: str, seed: int, rank: int = 0, world_size: int = 1
     ) -> None:
-        if order not in DATA_ORDERS:
-            raise LabError(f"unknown data.order {order!r}; choose one of {', '.join(DATA_ORDERS)}")
         self.labels = labels
         self.order = order
         self.seed = seed
@@ -190,11 +187,7 @@ class MNISTDataModule(TensorSplits, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.spec = get_spec(name)
-        if val_split not in VAL_SPLITS:
-            raise LabError(
-                f"unknown data.val_split {val_split!r}; choose one of {', '.join(VAL_SPLITS)}"
-            )
+        self.spec = DATASET_SPECS[name]
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @property

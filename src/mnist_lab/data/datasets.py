@@ -36,7 +36,8 @@ class DatasetSpec:
     items: str = "images"  # what one sample is, in printouts ("10000 mnist test images")
 
 
-DATASETS: dict[str, DatasetSpec] = {
+# One entry per name in runtime.rules.DATASETS; a checked config names no other.
+DATASET_SPECS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec(
         name="mnist",
         folder="MNIST",
@@ -84,16 +85,6 @@ DATASETS: dict[str, DatasetSpec] = {
 
 class DataNotFoundError(LabError):
     """The dataset files are missing and could not be downloaded."""
-
-
-def get_spec(name: str) -> DatasetSpec:
-    """Look a dataset up by its config name."""
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise LabError(
-            f"unknown dataset {name!r}; choose one of {', '.join(sorted(DATASETS))}"
-        ) from None
 
 
 def raw_dir(data_dir: str | Path, spec: DatasetSpec) -> Path:

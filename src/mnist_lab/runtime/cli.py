@@ -15,7 +15,7 @@ from hydra.core.override_parser.types import ValueType
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.runtime.rules import ConfigError, check_config
+from mnist_lab.runtime.rules import RENAMED_KEYS, ConfigError, check_config
 
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 # conf/scratch/*.yaml reach the lab's paths/ and hydra/ groups through this (their searchpath),
@@ -89,7 +89,9 @@ def _single_run_overrides(arguments: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _unknown_key_error(argument: str, key: str, cfg: DictConfig) -> LabError:
-    close = difflib.get_close_matches(key, _flat_keys(cfg), n=1, cutoff=0.75)
+    keys = _flat_keys(cfg)
+    renamed = RENAMED_KEYS.get(key)
+    close = [renamed] if renamed in keys else difflib.get_close_matches(key, keys, n=1, cutoff=0.75)
     if close:
         hint = f"did you mean {close[0]}?"
     elif argument.startswith("~"):
@@ -127,7 +129,7 @@ def check_overrides(arguments: list[str], config_name: str, conf_dir: Path = CON
             argument = next((a for a in arguments if a.lstrip("+~").split("=", 1)[0] == key), key)
             raise _unknown_key_error(argument, key, cfg)
     if not any(a in ("-m", "--multirun") for a in arguments):
-        check_config(cfg)
+        check_config(cfg, config_name)
 
 
 def entry_point(

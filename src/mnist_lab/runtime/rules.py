@@ -1,7 +1,13 @@
-"""Checks on a composed config, run before any heavy import or data load.
+"""What each app's config accepts, checked before any heavy import or data load.
 
-Each rule names a key, what it accepts and a predicate; a key the config does not have is
-skipped, so one table serves every entry point and model.
+Every name a config may choose is defined here, once. The code that turns a name into a torch
+class or a function (`nets.layers`, `models.optimizers`, `data.datasets`, `data.toy2d`,
+`scratch.models`) looks it up without checking it again: the config was checked first, and a
+test checks that each of those mappings covers exactly these names.
+
+Each app has its own table of rules (`APPS`, keyed by the name of the config file it composes).
+A rule names a key, what it accepts and a predicate; a key the config does not have is skipped,
+since which keys exist depends on the model and data chosen.
 """
 
 from __future__ import annotations
@@ -13,17 +19,36 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.data.datasets import DATASETS
-from mnist_lab.runtime.choices import (
-    ACCELERATORS,
-    ACTIVATIONS,
-    DATA_ORDERS,
-    INITS,
-    OPTIMIZERS,
-    SCHEDULERS,
-    TOY_DATASETS,
-    VAL_SPLITS,
-)
+
+# --- the names a config may choose ---------------------------------------------------------------
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "prelu")
+INITS = ("default", "zeros", "normal", "xavier", "he")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+SCHEDULERS = ("none", "cosine", "onecycle", "step")
+ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "tpu", "auto")
+# the MNIST-format datasets (IDX files on disk) and their two official splits
+DATASETS = ("mnist", "fashion_mnist")
+SPLITS = ("train", "test")
+DATA_ORDERS = ("shuffled", "by_label", "fixed")
+VAL_SPLITS = ("random", "last")
+# TensorFlow Playground's datasets, then the Boolean gates on {0, 1}^2 (`data=toy2d`)
+TOY_DATASETS = ("xor", "circle", "spiral", "gauss", "gate_and", "gate_or", "gate_xor")
+# the NumPy classifiers (conf/scratch/model/)
+SCRATCH_MODELS = ("softmax_regression", "two_layer")
+
+# Which of the names above `data.name` may take depends on the data module the config builds.
+MNIST_DATA_MODULE = "mnist_lab.data.datamodule.MNISTDataModule"
+TOY_DATA_MODULE = "mnist_lab.data.toy2d.Toy2DDataModule"
+
+# Keys that were renamed, old -> new: a command line with an old key is told the new one, which
+# difflib alone would not find (`learning_rate` is not close to `lr`).
+RENAMED_KEYS = {
+    "optimizer.learning_rate": "optimizer.lr",
+    "model.hidden_size": "model.hidden_dims",
+    "epochs": "max_epochs",
+    "toy.learning_rate": "toy.lr",
+    "toy.epochs": "toy.max_epochs",
+}
 
 
 class ConfigError(LabError):
@@ -66,6 +91,10 @@ def positive_int_list(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and all(positive_int(v) for v in value)
 
 
+def one_positive_int(value: Any) -> bool:
+    return positive_int_list(value) and len(value) == 1
+
+
 def one_of(choices: tuple[str, ...]) -> Callable[[Any], bool]:
     return lambda value: value in choices
 
@@ -76,70 +105,115 @@ def optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
 
 @dataclass(frozen=True)
 class Rule:
+    """`key` must pass `check`; `accepted` says what passes. With `when` = (other key, value),
+    the rule holds only in configs where that other key has that value."""
+
     key: str
     check: Callable[[Any], bool]
     accepted: str
+    when: tuple[str, str] | None = None
 
 
-def _choices(choices: tuple[str, ...] | list[str]) -> str:
-    return "one of " + ", ".join(choices)
+def _choice(key: str, choices: tuple[str, ...], when: tuple[str, str] | None = None) -> Rule:
+    return Rule(key, one_of(choices), "one of " + ", ".join(choices), when)
 
 
-RULES = (
-    # MNIST-format datasets (data=mnist, fashion_mnist) and the toy 2-D problems (data=toy2d)
-    Rule(
-        "data.name",
-        one_of((*DATASETS, *TOY_DATASETS)),
-        _choices(sorted(DATASETS) + list(TOY_DATASETS)),
-    ),
+# The data settings of conf/data/ (MNIST-format and toy 2-D), shared by train and visualize.
+_DATA_SETTINGS = (
     Rule("data.n_samples", positive_int, "an integer >= 1"),
     Rule("data.noise", non_negative_number, "a number >= 0"),
     Rule("data.batch_size", positive_int, "an integer >= 1"),
     Rule("data.eval_batch_size", positive_int, "an integer >= 1"),
     Rule("data.val_fraction", open_fraction, "a number strictly between 0 and 1"),
-    Rule("data.val_split", one_of(VAL_SPLITS), _choices(VAL_SPLITS)),
-    Rule("data.order", one_of(DATA_ORDERS), _choices(DATA_ORDERS)),
+    _choice("data.val_split", VAL_SPLITS),
+    _choice("data.order", DATA_ORDERS),
     Rule("data.subset_size", optional(positive_int), "null or an integer >= 1"),
-    Rule("model.optimizer.name", one_of(OPTIMIZERS), _choices(OPTIMIZERS)),
+)
+_SEED = Rule("seed", _is_int, "an integer")
+
+# conf/train.yaml, and conf/evaluate.yaml (its trainer and seed)
+TRAIN_RULES = (
+    _choice("data.name", DATASETS, when=("data._target_", MNIST_DATA_MODULE)),
+    _choice("data.name", TOY_DATASETS, when=("data._target_", TOY_DATA_MODULE)),
+    *_DATA_SETTINGS,
+    _choice("model.optimizer.name", OPTIMIZERS),
     Rule("model.optimizer.lr", positive_number, "a number > 0"),
     Rule("model.optimizer.weight_decay", non_negative_number, "a number >= 0"),
     Rule("model.optimizer.momentum", non_negative_number, "a number >= 0"),
-    Rule("model.scheduler.name", one_of(SCHEDULERS), _choices(SCHEDULERS)),
+    _choice("model.scheduler.name", SCHEDULERS),
     Rule("model.l1", non_negative_number, "a number >= 0"),
     Rule("model.channels_last", boolean, "true or false"),
     Rule("model.net.hidden_dims", positive_int_list, "a list of integers >= 1 (may be empty)"),
-    Rule("model.net.activation", one_of(ACTIVATIONS), _choices(ACTIVATIONS)),
-    Rule("model.net.init", one_of(INITS), _choices(INITS)),
+    _choice("model.net.activation", ACTIVATIONS),
+    _choice("model.net.init", INITS),
     Rule("model.net.dropout_p", probability, "a number in [0, 1]"),
     Rule("model.net.head_dropout_p", probability, "a number in [0, 1]"),
     Rule("callbacks.trajectory.snapshots_per_epoch", positive_int, "an integer >= 1"),
     Rule("trainer.max_epochs", positive_int, "an integer >= 1"),
-    Rule("trainer.accelerator", one_of(ACCELERATORS), _choices(ACCELERATORS)),
-    Rule("seed", _is_int, "an integer"),
-    # the from-scratch NumPy classifiers (conf/scratch/)
-    Rule("epochs", positive_int, "an integer >= 1"),
-    Rule("threads", optional(positive_int), "null or an integer >= 1"),
-    Rule("optimizer.learning_rate", positive_number, "a number > 0"),
-    Rule("optimizer.weight_decay", non_negative_number, "a number >= 0"),
-    Rule("model.hidden_size", positive_int, "an integer >= 1"),
+    _choice("trainer.accelerator", ACCELERATORS),
+    _SEED,
+)
+
+# conf/visualize.yaml: example images read from the IDX files
+VISUALIZE_RULES = (
+    _choice("data.name", DATASETS),
+    *_DATA_SETTINGS,
+    _choice("split", SPLITS),
+    Rule("per_class", positive_int, "an integer >= 1"),
+    _SEED,
+)
+
+# conf/scratch/scratch.yaml: the NumPy classifiers
+SCRATCH_RULES = (
+    _choice("data.name", DATASETS),
+    Rule("data.batch_size", positive_int, "an integer >= 1"),
+    Rule("data.val_fraction", open_fraction, "a number strictly between 0 and 1"),
+    _choice("model.name", SCRATCH_MODELS),
+    Rule(
+        "model.hidden_dims",
+        one_positive_int,
+        "a list of one integer >= 1 (the two-layer net has one hidden layer), e.g. [128]",
+    ),
     Rule("model.init_std", positive_number, "a number > 0"),
     Rule("model.relu_scores", boolean, "true or false"),
-    # the toy regression problem (conf/scratch/toy.yaml)
+    Rule("optimizer.lr", positive_number, "a number > 0"),
+    Rule("optimizer.weight_decay", non_negative_number, "a number >= 0"),
+    Rule("max_epochs", positive_int, "an integer >= 1"),
+    Rule("threads", optional(positive_int), "null or an integer >= 1"),
+    _SEED,
+)
+
+# conf/scratch/toy.yaml: the toy regression problem
+TOY_RULES = (
     Rule("toy.n_train", positive_int, "an integer >= 1"),
     Rule("toy.n_test", positive_int, "an integer >= 1"),
     Rule("toy.batch_size", positive_int, "an integer >= 1"),
-    Rule("toy.epochs", positive_int, "an integer >= 1"),
-    Rule("toy.learning_rate", positive_number, "a number > 0"),
+    Rule("toy.max_epochs", positive_int, "an integer >= 1"),
+    Rule("toy.lr", positive_number, "a number > 0"),
     Rule("toy.weight_decay", non_negative_number, "a number >= 0"),
     Rule("toy.init_std", positive_number, "a number > 0"),
+    _SEED,
 )
 
+APPS: dict[str, tuple[Rule, ...]] = {
+    "train": TRAIN_RULES,
+    "evaluate": TRAIN_RULES,
+    "visualize": VISUALIZE_RULES,
+    "scratch": SCRATCH_RULES,
+    "toy": TOY_RULES,
+}
 
-def check_config(cfg: DictConfig) -> None:
-    """Raise ConfigError naming the first key whose value the lab does not accept."""
+
+def check_config(cfg: DictConfig, app: str = "train") -> None:
+    """Raise ConfigError naming the first key whose value `app` does not accept.
+
+    `app` is the name of the config file the app composes (a key of APPS).
+    """
     check_hidden_unit_budget(cfg)
-    for rule in RULES:
-        value = OmegaConf.select(cfg, rule.key, default=_MISSING, throw_on_missing=False)
+    for rule in APPS[app]:
+        if rule.when is not None and _select(cfg, rule.when[0]) != rule.when[1]:
+            continue
+        value = _select(cfg, rule.key)
         if value is _MISSING:
             continue
         if isinstance(value, (DictConfig, ListConfig)):
@@ -149,6 +223,10 @@ def check_config(cfg: DictConfig) -> None:
 
 
 _MISSING = object()
+
+
+def _select(cfg: DictConfig, key: str) -> Any:
+    return OmegaConf.select(cfg, key, default=_MISSING, throw_on_missing=False)
 
 
 def check_hidden_unit_budget(cfg: DictConfig) -> None:

@@ -35,7 +35,8 @@ def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
         # A resumed run starts over in its old directory: the old failure is history.
         run.clear_failure()
     try:
-        check_config(cfg)
+        # The rules are those of the config the app composed (train.yaml, scratch.yaml, ...).
+        check_config(cfg, hydra_cfg.job.config_name if hydra_cfg is not None else "train")
         return task(cfg)
     except Exception as error:
         user_error = isinstance(error, LabError)

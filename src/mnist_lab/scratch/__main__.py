@@ -24,7 +24,7 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
     from hydra.utils import to_absolute_path
     from threadpoolctl import threadpool_limits
 
-    from mnist_lab.data.datasets import get_spec
+    from mnist_lab.data.datasets import DATASET_SPECS
     from mnist_lab.plots.curves import learning_curves_figure
     from mnist_lab.scratch.data import load_flat, train_val_split
     from mnist_lab.scratch.models import build_model
@@ -40,14 +40,21 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
     model = build_model(
         options.pop("name"),
         input_size=x.shape[1],
-        num_classes=len(get_spec(cfg.data.name).classes),
+        num_classes=len(DATASET_SPECS[cfg.data.name].classes),
         seed=cfg.seed,
         **options,
     )
-    optimizer = SGD(cfg.optimizer.learning_rate, cfg.optimizer.weight_decay)
+    optimizer = SGD(cfg.optimizer.lr, cfg.optimizer.weight_decay)
     with threadpool_limits(limits=cfg.threads, user_api="blas"):
         history = fit(
-            model, optimizer, train, val, cfg.epochs, cfg.data.batch_size, cfg.seed, cfg.progress
+            model,
+            optimizer,
+            train,
+            val,
+            cfg.max_epochs,
+            cfg.data.batch_size,
+            cfg.seed,
+            cfg.progress,
         )
         model.params = history.best_params
         val_loss, val_acc = evaluate(model, *val)
@@ -72,7 +79,7 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
         "train/loss_epoch": history.curves["train/loss"],
         **{key: history.curves[key] for key in ("train/acc", "val/loss", "val/acc")},
     }
-    title = f"NumPy {cfg.model.name} on {cfg.data.name}, lr {cfg.optimizer.learning_rate}, " + (
+    title = f"NumPy {cfg.model.name} on {cfg.data.name}, lr {cfg.optimizer.lr}, " + (
         f"L2 {cfg.optimizer.weight_decay}, batch {cfg.data.batch_size}"
     )
     learning_curves_figure({title: curves}, title="").savefig(
@@ -80,7 +87,7 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
     )
     print(
         f"{cfg.model.name}: val accuracy {val_acc:.4f}, test accuracy {test_acc:.4f} "
-        f"(epoch {history.best_epoch} of {cfg.epochs}, {metrics['time/total_s']:.1f} s); "
+        f"(epoch {history.best_epoch} of {cfg.max_epochs}, {metrics['time/total_s']:.1f} s); "
         f"run dir {run_dir}"
     )
     return metrics
@@ -92,4 +99,4 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    entry_point(main, CONF_DIR / "scratch")
+    entry_point(main, CONF_DIR / "scratch", config_name="scratch")

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_lab.data.datasets import get_spec, load_split
+from mnist_lab.data.datasets import DATASET_SPECS, load_split
 
 
 def load_flat(
     name: str, data_dir: str | Path, split: str, download: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """One split as (float64 [n, 784] pixels in [0, 1], int64 [n] labels) via the IDX reader."""
-    images, labels = load_split(get_spec(name), data_dir, split, download)
+    images, labels = load_split(DATASET_SPECS[name], data_dir, split, download)
     return images.reshape(len(images), -1) / 255.0, labels
 
 

@@ -1,4 +1,4 @@
-"""Seed 003's two classifiers, with forward and backward passes written out by hand.
+"""CS7643 A1's two classifiers, with forward and backward passes written out by hand.
 
 A model keeps its parameters in `params` and, after `loss_and_gradients`, the gradient of the
 mean cross-entropy with respect to each of them in `gradients` (same names). `biases` names the
@@ -7,6 +7,7 @@ parameters that L2 regularisation must leave alone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -76,18 +77,27 @@ class SoftmaxRegression(Model):
 
 
 class TwoLayerMLP(Model):
-    """scores = sigmoid(x W1 + b1) W2 + b2: CS7643 A1's two-layer perceptron."""
+    """scores = sigmoid(x W1 + b1) W2 + b2: CS7643 A1's two-layer perceptron.
+
+    `hidden_dims` is a list like the Lightning MLP's, here of exactly one width.
+    """
 
     biases = ("b1", "b2")
 
     def __init__(
-        self, input_size: int, hidden_size: int, num_classes: int, init_std: float, seed: int
+        self,
+        input_size: int,
+        hidden_dims: Sequence[int],
+        num_classes: int,
+        init_std: float,
+        seed: int,
     ) -> None:
+        (width,) = hidden_dims
         rng = np.random.default_rng(seed)
         self.params = {
-            "W1": init_std * rng.standard_normal((input_size, hidden_size)),
-            "b1": np.zeros(hidden_size),
-            "W2": init_std * rng.standard_normal((hidden_size, num_classes)),
+            "W1": init_std * rng.standard_normal((input_size, width)),
+            "b1": np.zeros(width),
+            "W2": init_std * rng.standard_normal((width, num_classes)),
             "b2": np.zeros(num_classes),
         }
         self.gradients = {name: np.zeros_like(p) for name, p in self.params.items()}
@@ -113,13 +123,13 @@ class TwoLayerMLP(Model):
         return cross_entropy(scores, labels), accuracy(scores, labels)
 
 
-MODELS = ("softmax_regression", "two_layer")
+# One entry per name in runtime.rules.SCRATCH_MODELS; a checked config names no other.
+MODEL_CLASSES: dict[str, type[Model]] = {
+    "softmax_regression": SoftmaxRegression,
+    "two_layer": TwoLayerMLP,
+}
 
 
 def build_model(name: str, input_size: int, num_classes: int, seed: int, **options: Any) -> Model:
-    """The model a config names (one of MODELS); `options` are its yaml's other keys."""
-    if name == "softmax_regression":
-        return SoftmaxRegression(input_size, num_classes, seed=seed, **options)
-    if name == "two_layer":
-        return TwoLayerMLP(input_size, num_classes=num_classes, seed=seed, **options)
-    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    """The model a config names; `options` are its yaml's other keys."""
+    return MODEL_CLASSES[name](input_size=input_size, num_classes=num_classes, seed=seed, **options)

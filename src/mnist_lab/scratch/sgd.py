@@ -23,10 +23,10 @@ class Parameterized(Protocol):
 
 
 class SGD:
-    """theta <- theta - learning_rate * dJ/dtheta, with L2 on every parameter but the biases."""
+    """theta <- theta - lr * dJ/dtheta, with L2 on every parameter but the biases."""
 
-    def __init__(self, learning_rate: float, weight_decay: float = 0.0) -> None:
-        self.learning_rate = learning_rate
+    def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
+        self.lr = lr
         self.weight_decay = weight_decay
 
     def penalty(self, model: Parameterized) -> float:
@@ -46,7 +46,7 @@ class SGD:
     def step(self, model: Parameterized) -> None:
         """One update from the gradients the model computed last."""
         for name, gradient in self.regularized_gradients(model).items():
-            model.params[name] -= self.learning_rate * gradient
+            model.params[name] -= self.lr * gradient
 
 
 def evaluate(
@@ -77,17 +77,17 @@ def fit(
     optimizer: SGD,
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
-    epochs: int,
+    max_epochs: int,
     batch_size: int,
     seed: int,
     progress: bool = True,
 ) -> History:
-    """Train for `epochs`; train loss/acc are epoch means over batches (CS7643 A1's curves)."""
+    """Train for `max_epochs`; train loss/acc are epoch means over batches (CS7643 A1's curves)."""
     from tqdm.auto import tqdm
 
     rng = np.random.default_rng(seed)
     history = History()
-    bar = tqdm(range(1, epochs + 1), desc="epochs", unit="epoch", disable=not progress)
+    bar = tqdm(range(1, max_epochs + 1), desc="epochs", unit="epoch", disable=not progress)
     for epoch in bar:
         sizes, losses, accuracies = [], [], []
         for xb, yb in batches(*train, batch_size, rng):

@@ -1,4 +1,4 @@
-"""Seed 002's toy problem: a linear model and a toy convnet learn three functions of x in R^4.
+"""APML ex3's toy problem: a linear model and a toy convnet learn three functions of x in R^4.
 
 For a fixed random W in R^4x4 the targets are y1 = sum(W x), y2 = max(x) and
 y3 = logsumexp(W x). Both models train by plain SGD on the squared error plus L2 over all their
@@ -127,18 +127,18 @@ def train_toy(
     model: LinearModel | ToyConvNet,
     train: tuple[np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray],
-    epochs: int,
+    max_epochs: int,
     batch_size: int,
-    learning_rate: float,
+    lr: float,
     weight_decay: float,
     rng: np.random.Generator,
 ) -> dict[str, list[float]]:
     """SGD on squared error + L2; per epoch the mean training and the test squared error."""
     from mnist_lab.scratch.sgd import SGD
 
-    optimizer = SGD(learning_rate, weight_decay)
+    optimizer = SGD(lr, weight_decay)
     curves: dict[str, list[float]] = {"train": [], "test": []}
-    for _ in range(epochs):
+    for _ in range(max_epochs):
         losses = []
         for xb, yb in batches(*train, batch_size, rng):
             losses.append(model.loss_and_gradients(xb, yb))
@@ -173,9 +173,9 @@ def run_toy(cfg: DictConfig) -> dict[str, dict[str, float]]:
             model,
             (x_train, train_targets[function]),
             (x_test, test_targets[function]),
-            settings.epochs,
+            settings.max_epochs,
             settings.batch_size,
-            settings.learning_rate,
+            settings.lr,
             settings.weight_decay,
             pair_rng,
         )
@@ -187,7 +187,7 @@ def run_toy(cfg: DictConfig) -> dict[str, dict[str, float]]:
         curves,
         baselines,
         title=(
-            f"Seed 002's toy problem: squared error, SGD lr {settings.learning_rate}, "
+            f"APML ex3's toy problem: squared error, SGD lr {settings.lr}, "
             f"L2 {settings.weight_decay}, {settings.n_train} training samples"
         ),
     )
@@ -213,4 +213,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    entry_point(main, CONF_DIR / "scratch")
+    entry_point(main, CONF_DIR / "scratch", config_name="toy")
