@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
@@ -85,10 +84,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     run_task(evaluate, cfg)
 
 
 if __name__ == "__main__":
-    entry_point(main, config_name="evaluate")
+    entry_point(main, "evaluate")

@@ -91,7 +91,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     # A sweep run again into its old sweep dir: members that finished return what they stored.
     metrics = resume_member(cfg)
@@ -102,4 +101,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    entry_point(main, config_name="train", rewrite=resume_arguments)
+    entry_point(main, "train", rewrite=resume_arguments)

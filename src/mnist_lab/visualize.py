@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
@@ -38,10 +37,9 @@ def visualize(cfg: DictConfig) -> Path:
     return path
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="visualize")
 def main(cfg: DictConfig) -> None:
     run_task(visualize, cfg)
 
 
 if __name__ == "__main__":
-    entry_point(main, config_name="visualize")
+    entry_point(main, "visualize")

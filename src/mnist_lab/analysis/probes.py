@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from mnist_lab.nets.layers import evaluation_mode
+
 
 @torch.no_grad()
 def dead_relu_units(net: nn.Module, inputs: torch.Tensor) -> dict[str, float]:
@@ -33,12 +35,10 @@ def dead_relu_units(net: nn.Module, inputs: torch.Tensor) -> dict[str, float]:
         for name, module in net.named_modules()
         if isinstance(module, nn.ReLU)
     ]
-    was_training = net.training
-    net.eval()
     try:
-        net(inputs)
+        with evaluation_mode(net):
+            net(inputs)
     finally:
-        net.train(was_training)
         for handle in handles:
             handle.remove()
     fractions = {name: 1.0 - flags.float().mean().item() for name, flags in alive.items()}

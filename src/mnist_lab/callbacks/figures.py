@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from mnist_lab import LabError
 from mnist_lab.analysis.probes import knn_accuracy
 from mnist_lab.callbacks._publish import publish_figure, save_figure, tensorboard_logger
+from mnist_lab.nets.layers import evaluation_mode
 from mnist_lab.plots.images import (
     confusion_matrix_figure,
     decision_boundary_figure,
@@ -70,14 +71,10 @@ class DecisionBoundary(L.Callback):
             for lo, hi, p in zip(low.tolist(), high.tolist(), pad.tolist(), strict=True)
         ]
         grid_y, grid_x = torch.meshgrid(axes[1], axes[0], indexing="ij")
-        was_training = pl_module.training
-        pl_module.eval()
-        try:
+        with evaluation_mode(pl_module):
             grid = torch.stack([grid_x.flatten(), grid_y.flatten()], dim=1)
             probabilities = pl_module(grid).softmax(-1)
             accuracy = (pl_module(points).argmax(-1) == labels).float().mean().item()
-        finally:
-            pl_module.train(was_training)
         shape = (*grid_x.shape, probabilities.shape[-1])
         fig = decision_boundary_figure(
             grid_x.cpu().numpy(),

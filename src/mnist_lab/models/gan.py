@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from torchmetrics import MeanMetric
 
 from mnist_lab.models.optimizers import make_optimizer
+from mnist_lab.nets.layers import evaluation_mode
 
 
 class GAN(L.LightningModule):
@@ -52,11 +53,8 @@ class GAN(L.LightningModule):
         """`count` generated images in [0, 1] (from `latent` when given), in eval mode."""
         if latent is None:
             latent = torch.randn(count, self.net.latent_dim, device=self.device)
-        was_training = self.net.training
-        self.net.eval()
-        images = self(latent)
-        self.net.train(was_training)
-        return images
+        with evaluation_mode(self.net):
+            return self(latent)
 
     def _discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         real_logits = self.net.discriminator(real)

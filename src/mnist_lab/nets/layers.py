@@ -1,8 +1,9 @@
-"""Building blocks shared by the networks: activations by name and weight initialisation."""
+"""Building blocks shared by the networks: activations by name, weight initialisation, eval mode."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -66,3 +67,14 @@ def dense_stack(
             layers.append(nn.Dropout(dropout_p))
         in_features = width
     return layers, in_features
+
+
+@contextmanager
+def evaluation_mode(net: nn.Module) -> Iterator[nn.Module]:
+    """`net` in eval mode (dropout off, BatchNorm's running statistics) inside, as before after."""
+    was_training = net.training
+    net.eval()
+    try:
+        yield net
+    finally:
+        net.train(was_training)

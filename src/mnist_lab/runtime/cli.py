@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+import hydra
 from hydra.core.override_parser.types import ValueType
 from omegaconf import DictConfig, OmegaConf
 
@@ -133,16 +134,18 @@ def check_overrides(arguments: list[str], config_name: str, conf_dir: Path = CON
 
 
 def entry_point(
-    hydra_main: Callable[[], object],
+    main: Callable[[DictConfig], object],
+    config_name: str,
     conf_dir: Path = CONF_DIR,
-    config_name: str | None = None,
     rewrite: Callable[[list[str]], list[str]] | None = None,
 ) -> None:
-    """Run a Hydra main function once the command line has passed the lab's checks.
+    """Run `main` as the Hydra app `<conf_dir>/<config_name>.yaml` once the command line has
+    passed the lab's checks.
 
-    Groups live under `conf_dir`. `rewrite` may expand arguments first (train's resume); with
-    `config_name`, the composed config is checked before Hydra creates a run directory.
-    `--help`, `--cfg` and the other Hydra flags skip the checks and go straight to Hydra.
+    `rewrite` may expand arguments first (train's resume); the composed config is then checked
+    before Hydra creates a run directory. `--help`, `--cfg` and the other Hydra flags skip the
+    checks and go straight to Hydra. `main` must be defined in the command's own module: Hydra
+    names the job (and its `<job>.log`) after it.
     """
     arguments = sys.argv[1:]
     try:
@@ -151,12 +154,11 @@ def entry_point(
         if not hydra_flags:
             if rewrite is not None:
                 arguments = rewrite(arguments)
-            if config_name is not None:
-                check_overrides(arguments, config_name, conf_dir)
+            check_overrides(arguments, config_name, conf_dir)
     except LabError as error:
         sys.exit(print_error(error))
     sys.argv[1:] = arguments
-    hydra_main()
+    hydra.main(version_base="1.3", config_path=str(conf_dir), config_name=config_name)(main)()
 
 
 def print_error(error: object) -> int:

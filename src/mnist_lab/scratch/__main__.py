@@ -10,7 +10,6 @@ import json
 import time
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab.runtime.atomic import atomic_write_text
@@ -93,10 +92,9 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path="../../../conf/scratch", config_name="scratch")
 def main(cfg: DictConfig) -> float:
     return run_task(train_scratch, cfg)["val/acc"]
 
 
 if __name__ == "__main__":
-    entry_point(main, CONF_DIR / "scratch", config_name="scratch")
+    entry_point(main, "scratch", CONF_DIR / "scratch")

@@ -12,7 +12,6 @@ import json
 import time
 from pathlib import Path
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig
 
@@ -207,10 +206,9 @@ def run_toy(cfg: DictConfig) -> dict[str, dict[str, float]]:
     return final
 
 
-@hydra.main(version_base="1.3", config_path="../../../conf/scratch", config_name="toy")
 def main(cfg: DictConfig) -> None:
     run_task(run_toy, cfg)
 
 
 if __name__ == "__main__":
-    entry_point(main, CONF_DIR / "scratch", config_name="toy")
+    entry_point(main, "toy", CONF_DIR / "scratch")
