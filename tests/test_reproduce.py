@@ -11,23 +11,19 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
-from mnist_lab.reproduce import (
-    Entry,
+from mnist_lab.catalogue.index import render_index
+from mnist_lab.catalogue.judge import judge
+from mnist_lab.catalogue.runner import (
     EntryResult,
-    Step,
     StepResult,
-    Target,
     collect_step,
     failure_reason,
-    judge,
-    load_catalogue,
-    main,
     merge_overrides,
-    parse_target,
-    render_index,
     run_entry,
     step_command,
 )
+from mnist_lab.catalogue.schema import Entry, Step, Target, load_catalogue, parse_target
+from mnist_lab.reproduce import main
 from mnist_lab.runtime.rules import check_config
 
 from .conftest import CONF_DIR
