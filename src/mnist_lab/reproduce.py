@@ -17,7 +17,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
 from pathlib import Path
@@ -26,15 +26,15 @@ from rich.console import Console
 
 from mnist_lab import LabError
 from mnist_lab.catalogue.index import (
-    _git_commit,
     format_seconds,
     render_index,
+    run_header,
     targets_table,
     verdict_summary,
 )
-from mnist_lab.catalogue.runner import EntryResult, run_entry, step_command
+from mnist_lab.catalogue.runner import EntryResult, entry_commands, run_entry
 from mnist_lab.catalogue.schema import Catalogue, Entry, load_catalogue
-from mnist_lab.runtime.cli import ArgumentParser, int_at_least
+from mnist_lab.runtime.cli import ArgumentParser, int_at_least, print_error
 
 
 def select(catalogue: Catalogue, only: str | None) -> list[Entry]:
@@ -52,6 +52,7 @@ def select(catalogue: Catalogue, only: str | None) -> list[Entry]:
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line; a bad one exits with one `error:` line and status 2."""
     cores = os.cpu_count() or 1
     parser = ArgumentParser(
         prog="python -m mnist_lab.reproduce",
@@ -84,59 +85,74 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line entry point; exit status 0 if all ran, 1 if one failed, 2 on bad input."""
-    args = parse_arguments(argv)
-    console = Console(highlight=False, soft_wrap=True)
-    try:
-        catalogue = load_catalogue()
-        entries = select(catalogue, args.only)
-    except LabError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S") + ("_quick" if args.quick else "")
-    log_dir = Path(os.environ.get("MNIST_LAB_LOG_DIR", "outputs"))
-    out = args.out or log_dir / "reproduce" / stamp
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    planned = sum(entry.expected_s for entry in entries)
+def default_out(quick: bool) -> Path:
+    """The default --out: `<$MNIST_LAB_LOG_DIR or outputs>/reproduce/<date>_<time>[_quick]`."""
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S") + ("_quick" if quick else "")
+    return Path(os.environ.get("MNIST_LAB_LOG_DIR", "outputs")) / "reproduce" / stamp
 
-    if args.dry_run:
-        for entry in entries:
-            console.print(
-                f"[bold]{entry.id}[/] {entry.title} (expected {format_seconds(entry.expected_s)})"
-            )
-            step_dirs: dict[str, Path] = {}
-            for step in entry.steps:
-                directory = out / entry.slug / step.name
-                command = step_command(
-                    step, directory, step_dirs, threads, catalogue.quick_train, args.quick
-                )
-                step_dirs[step.name] = directory
-                print("  " + shlex.join(["python", *command[1:]]))
-        if not args.quick:
-            print(
-                f"planned: {format_seconds(planned)} of runs, about "
-                f"{format_seconds(planned / args.jobs)} with {args.jobs} at a time"
-            )
-        return 0
 
-    if out.exists() and any(out.iterdir()):
-        print(f"error: --out {out} already holds files; choose a new folder", file=sys.stderr)
-        return 2
-    out.mkdir(parents=True, exist_ok=True)
-    header = {
-        "started": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
-        "command": shlex.join(
-            ["python", "-m", "mnist_lab.reproduce", *(sys.argv[1:] if argv is None else argv)]
-        ),
-        "commit": _git_commit(),
-        "machine": f"{os.cpu_count()} cores; {args.jobs} experiments at a time, "
-        f"{threads} torch thread(s) each",
-    }
-    mode = "quick" if args.quick else "full"
+def print_plan(
+    console: Console,
+    entries: Sequence[Entry],
+    catalogue: Catalogue,
+    out: Path,
+    threads: int,
+    args: argparse.Namespace,
+) -> None:
+    """--dry-run: every entry's commands and, unless --quick, the planned time."""
+    for entry in entries:
+        console.print(
+            f"[bold]{entry.id}[/] {entry.title} (expected {format_seconds(entry.expected_s)})"
+        )
+        for _, _, command in entry_commands(entry, out, threads, catalogue.quick_train, args.quick):
+            print("  " + shlex.join(["python", *command[1:]]))
+    if not args.quick:
+        planned = sum(entry.expected_s for entry in entries)
+        print(
+            f"planned: {format_seconds(planned)} of runs, about "
+            f"{format_seconds(planned / args.jobs)} with {args.jobs} at a time"
+        )
+
+
+def print_progress(
+    console: Console,
+    entry: Entry,
+    results: Mapping[str, EntryResult],
+    total: int,
+    quick: bool,
+    started: float,
+) -> None:
+    """One line as an entry ends: its status, wall time and the targets judged so far."""
+    result = results[entry.id]
+    colour = (
+        "green" if result.status == "ok" else "yellow" if result.status.startswith("ok") else "red"
+    )
+    # Targets that compare with an experiment still running are judged in the index.
+    _, verdicts = targets_table(entry, results, quick)
+    verdicts = [v for v in verdicts if "was not run" not in v.status]
     console.print(
-        f"reproducing {len(entries)} experiments ({mode}) into {out}, {args.jobs} at a time"
-        + ("" if args.quick else f"; planned {format_seconds(planned / args.jobs)}")
+        f"[{len(results):2d}/{total}] {entry.id} {entry.title[:50]:<50} "
+        f"[{colour}]{result.status[:60]}[/] {format_seconds(result.seconds)}, "
+        f"targets: {verdict_summary(verdicts)} "
+        f"(elapsed {format_seconds(time.perf_counter() - started)})"
+    )
+
+
+def run_all(
+    console: Console,
+    entries: Sequence[Entry],
+    catalogue: Catalogue,
+    out: Path,
+    threads: int,
+    args: argparse.Namespace,
+    header: dict[str, str],
+) -> dict[str, EntryResult]:
+    """Run the entries `--jobs` at a time, rewriting `<out>/index.md` as each one ends."""
+    planned = sum(entry.expected_s for entry in entries) / args.jobs
+    console.print(
+        f"reproducing {len(entries)} experiments ({'quick' if args.quick else 'full'}) into "
+        f"{out}, {args.jobs} at a time"
+        + ("" if args.quick else f"; planned {format_seconds(planned)}")
     )
     results: dict[str, EntryResult] = {}
     started = time.perf_counter()
@@ -150,30 +166,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         for future in as_completed(futures):
             entry = futures[future]
-            result = future.result()
-            results[entry.id] = result
+            results[entry.id] = future.result()
             header["wall time so far"] = format_seconds(time.perf_counter() - started)
             index.write_text(render_index(out, entries, results, header, args.quick))
-            colour = (
-                "green"
-                if result.status == "ok"
-                else "yellow"
-                if result.status.startswith("ok")
-                else "red"
-            )
-            # Targets that compare with an experiment still running are judged in the index.
-            _, verdicts = targets_table(entry, results, args.quick)
-            verdicts = [v for v in verdicts if "was not run" not in v.status]
-            console.print(
-                f"[{len(results):2d}/{len(entries)}] {entry.id} {entry.title[:50]:<50} "
-                f"[{colour}]{result.status[:60]}[/] {format_seconds(result.seconds)}, "
-                f"targets: {verdict_summary(verdicts)} "
-                f"(elapsed {format_seconds(time.perf_counter() - started)})"
-            )
+            print_progress(console, entry, results, len(entries), args.quick, started)
     header.pop("wall time so far")
     header["wall time"] = format_seconds(time.perf_counter() - started)
     index.write_text(render_index(out, entries, results, header, args.quick))
     console.print(f"index: {index}")
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point; exit status 0 if all ran, 1 if one failed, 2 on bad input."""
+    args = parse_arguments(argv)
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        catalogue = load_catalogue()
+        entries = select(catalogue, args.only)
+    except LabError as error:
+        return print_error(error)
+    out = args.out or default_out(args.quick)
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    if args.dry_run:
+        print_plan(console, entries, catalogue, out, threads, args)
+        return 0
+    if out.exists() and any(out.iterdir()):
+        return print_error(f"--out {out} already holds files; choose a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    command = ["python", "-m", "mnist_lab.reproduce", *(sys.argv[1:] if argv is None else argv)]
+    header = run_header(shlex.join(command), args.jobs, threads)
+    results = run_all(console, entries, catalogue, out, threads, args, header)
     return 0 if all(not r.status.startswith("failed") for r in results.values()) else 1
 
 

@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from mnist_lab.catalogue.judge import Verdict, judge
@@ -171,6 +172,17 @@ def _entry_section(
         for figure in step.figures:
             lines += ["", f"![{figure.name}]({_relative(figure, out)})"]
     return "\n".join(lines) + "\n"
+
+
+def run_header(command: str, jobs: int, threads: int) -> dict[str, str]:
+    """The index's opening lines: when it started, the command, the commit and the machine."""
+    return {
+        "started": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "command": command,
+        "commit": _git_commit(),
+        "machine": f"{os.cpu_count()} cores; {jobs} experiments at a time, "
+        f"{threads} torch thread(s) each",
+    }
 
 
 def _git_commit() -> str:

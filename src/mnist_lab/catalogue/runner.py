@@ -161,6 +161,24 @@ def collect_step(result: StepResult, log: Path) -> StepResult:
     return result
 
 
+def entry_commands(
+    entry: Entry,
+    out: Path,
+    threads: int,
+    quick_train: Sequence[str] = (),
+    quick: bool = False,
+) -> list[tuple[Step, Path, list[str]]]:
+    """Each step of an entry with its folder under `out` and its full command line."""
+    planned = []
+    step_dirs: dict[str, Path] = {}
+    for step in entry.steps:
+        directory = out / entry.slug / step.name
+        command = step_command(step, directory, step_dirs, threads, quick_train, quick)
+        planned.append((step, directory, command))
+        step_dirs[step.name] = directory
+    return planned
+
+
 def run_entry(
     entry: Entry,
     out: Path,
@@ -171,13 +189,9 @@ def run_entry(
     """Run an entry's steps in order; a failed step stops the steps after it, not other entries."""
     result = EntryResult(entry, out / entry.slug)
     started = time.perf_counter()
-    step_dirs: dict[str, Path] = {}
-    for step in entry.steps:
-        directory = result.directory / step.name
-        command = step_command(step, directory, step_dirs, threads, quick_train, quick)
+    for step, directory, command in entry_commands(entry, out, threads, quick_train, quick):
         step_result = run_step(command, step, directory, result.directory / f"{step.name}.log")
         result.steps.append(step_result)
-        step_dirs[step.name] = directory
         if step_result.returncode != 0 and not step_result.finished_runs:
             break
     result.seconds = time.perf_counter() - started
