@@ -15,7 +15,8 @@ import yaml
 from mnist_lab import LabError
 from mnist_lab.runtime.rundir import Run
 
-CATALOGUE = Path(__file__).resolve().parents[3] / "conf" / "reproduce.yaml"
+# Beside this module, so that the source tree and an installed package both find it.
+CATALOGUE = Path(__file__).resolve().with_name("catalogue.yaml")
 
 COMPARISONS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
     "at_least": (">=", operator.ge),
