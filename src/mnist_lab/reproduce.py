@@ -1,6 +1,6 @@
 """Run the experiment catalogue into one folder with an index: `python -m mnist_lab.reproduce`.
 
-The catalogue is data (`conf/reproduce.yaml`): per experiment its commands, budgets and the
+The catalogue is data (`catalogue/catalogue.yaml`): per experiment its commands, budgets and the
 seeds' targets. Every command runs as its own process (`python -m mnist_lab.train ...`) into
 `<out>/<id>_<name>/<step>/`, `mnist_lab.report` then draws each step's figures and table, and
 `index.md` puts commands, wall times, figures, tables and targets (met or not) side by side.
@@ -56,8 +56,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     cores = os.cpu_count() or 1
     parser = ArgumentParser(
         prog="python -m mnist_lab.reproduce",
-        description="Run every experiment of the catalogue (conf/reproduce.yaml) at its "
-        "documented budget (the index says where one is shrunk), report each, and write "
+        description="Run every experiment of the catalogue (mnist_lab/catalogue/catalogue.yaml) "
+        "at its documented budget (the index says where one is shrunk), report each, and write "
         "index.md with the figures, tables and the seeds' targets, met or not.",
     )
     parser.add_argument(
