@@ -11,6 +11,8 @@ from mnist_lab.catalogue.schema import COMPARISONS, Measure, Target
 
 @dataclass(frozen=True)
 class Verdict:
+    """What a target measured, what it was compared with, and the outcome."""
+
     measured: float | None
     status: str  # met, not met, reported, quick: not judged, missing: <why>
     reference: float | None = None

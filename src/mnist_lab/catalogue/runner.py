@@ -75,11 +75,14 @@ class StepResult:
 
     @property
     def finished_runs(self) -> list[Run]:
+        """The runs that ended with `ok`."""
         return [run for run in self.runs if run.status == "ok"]
 
 
 @dataclass
 class EntryResult:
+    """What one entry did: its folder, its steps' results and its wall time."""
+
     entry: Entry
     directory: Path
     steps: list[StepResult] = field(default_factory=list)
@@ -95,6 +98,7 @@ class EntryResult:
         return "ok" if not problems else "ok, but " + "; ".join(problems)
 
     def step(self, name: str | None) -> StepResult | None:
+        """The result of the step called `name` (None: the first step); None if it did not run."""
         if name is None:
             return self.steps[0] if self.steps else None
         return next((s for s in self.steps if s.step.name == name), None)

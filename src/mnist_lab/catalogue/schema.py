@@ -39,6 +39,7 @@ class Condition:
     value: float
 
     def holds(self, run: Run) -> bool:
+        """Whether the run has the metric and it meets the comparison."""
         value = run.metrics.get(self.metric)
         return value is not None and COMPARISONS[self.comparison][1](value, self.value)
 
@@ -58,6 +59,7 @@ class Measure:
     among: Condition | None = None
 
     def describe(self, own_entry: str) -> str:
+        """The measure in words for the index, naming the entry only when it is not `own_entry`."""
         parts = [] if self.entry in (None, own_entry) else [self.entry]
         parts += [self.step] if self.step else []
         selection = ", ".join(f"{key}={value}" for key, value in self.where)
@@ -96,6 +98,7 @@ class Step:
 
     @property
     def multirun(self) -> bool:
+        """Whether the step is a train sweep (`-m`), whose run dir is hydra.sweep.dir."""
         return self.module == "train" and ("-m" in self.arguments or "--multirun" in self.arguments)
 
 
@@ -120,6 +123,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Catalogue:
+    """The entries by id, in catalogue order, and the overrides --quick adds to train steps."""
+
     entries: dict[str, Entry]
     quick_train: tuple[str, ...] = ()
 
