@@ -32,7 +32,7 @@ from mnist_lab.catalogue.index import (
     targets_table,
     verdict_summary,
 )
-from mnist_lab.catalogue.runner import EntryResult, entry_commands, run_entry
+from mnist_lab.catalogue.runner import EntryResult, Plan, run_entry
 from mnist_lab.catalogue.schema import Catalogue, Entry, load_catalogue
 from mnist_lab.runtime.cli import ArgumentParser, int_at_least, print_error
 
@@ -91,26 +91,19 @@ def default_out(quick: bool) -> Path:
     return Path(os.environ.get("MNIST_LAB_LOG_DIR", "outputs")) / "reproduce" / stamp
 
 
-def print_plan(
-    console: Console,
-    entries: Sequence[Entry],
-    catalogue: Catalogue,
-    out: Path,
-    threads: int,
-    args: argparse.Namespace,
-) -> None:
+def print_plan(console: Console, entries: Sequence[Entry], plan: Plan, jobs: int) -> None:
     """--dry-run: every entry's commands and, unless --quick, the planned time."""
     for entry in entries:
         console.print(
             f"[bold]{entry.id}[/] {entry.title} (expected {format_seconds(entry.expected_s)})"
         )
-        for _, _, command in entry_commands(entry, out, threads, catalogue.quick_train, args.quick):
+        for _, _, command in plan.commands(entry):
             print("  " + shlex.join(["python", *command[1:]]))
-    if not args.quick:
+    if not plan.quick:
         planned = sum(entry.expected_s for entry in entries)
         print(
             f"planned: {format_seconds(planned)} of runs, about "
-            f"{format_seconds(planned / args.jobs)} with {args.jobs} at a time"
+            f"{format_seconds(planned / jobs)} with {jobs} at a time"
         )
 
 
@@ -139,40 +132,31 @@ def print_progress(
 
 
 def run_all(
-    console: Console,
-    entries: Sequence[Entry],
-    catalogue: Catalogue,
-    out: Path,
-    threads: int,
-    args: argparse.Namespace,
-    header: dict[str, str],
+    console: Console, entries: Sequence[Entry], plan: Plan, jobs: int, header: dict[str, str]
 ) -> dict[str, EntryResult]:
-    """Run the entries `--jobs` at a time, rewriting `<out>/index.md` as each one ends."""
-    planned = sum(entry.expected_s for entry in entries) / args.jobs
+    """Run the entries `jobs` at a time, rewriting `<out>/index.md` as each one ends."""
+    planned = sum(entry.expected_s for entry in entries) / jobs
     console.print(
-        f"reproducing {len(entries)} experiments ({'quick' if args.quick else 'full'}) into "
-        f"{out}, {args.jobs} at a time"
-        + ("" if args.quick else f"; planned {format_seconds(planned)}")
+        f"reproducing {len(entries)} experiments ({'quick' if plan.quick else 'full'}) into "
+        f"{plan.out}, {jobs} at a time"
+        + ("" if plan.quick else f"; planned {format_seconds(planned)}")
     )
     results: dict[str, EntryResult] = {}
     started = time.perf_counter()
-    index = out / "index.md"
+    index = plan.out / "index.md"
     # Longest first, so the last experiment to start is a short one.
     order = sorted(entries, key=lambda entry: -entry.expected_s)
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {
-            pool.submit(run_entry, entry, out, threads, catalogue.quick_train, args.quick): entry
-            for entry in order
-        }
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_entry, entry, plan): entry for entry in order}
         for future in as_completed(futures):
             entry = futures[future]
             results[entry.id] = future.result()
             header["wall time so far"] = format_seconds(time.perf_counter() - started)
-            index.write_text(render_index(out, entries, results, header, args.quick))
-            print_progress(console, entry, results, len(entries), args.quick, started)
+            index.write_text(render_index(plan.out, entries, results, header, plan.quick))
+            print_progress(console, entry, results, len(entries), plan.quick, started)
     header.pop("wall time so far")
     header["wall time"] = format_seconds(time.perf_counter() - started)
-    index.write_text(render_index(out, entries, results, header, args.quick))
+    index.write_text(render_index(plan.out, entries, results, header, plan.quick))
     console.print(f"index: {index}")
     return results
 
@@ -186,17 +170,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         entries = select(catalogue, args.only)
     except LabError as error:
         return print_error(error)
-    out = args.out or default_out(args.quick)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    plan = Plan(args.out or default_out(args.quick), threads, catalogue.quick_train, args.quick)
     if args.dry_run:
-        print_plan(console, entries, catalogue, out, threads, args)
+        print_plan(console, entries, plan, args.jobs)
         return 0
-    if out.exists() and any(out.iterdir()):
-        return print_error(f"--out {out} already holds files; choose a new folder")
-    out.mkdir(parents=True, exist_ok=True)
+    if plan.out.exists() and any(plan.out.iterdir()):
+        return print_error(f"--out {plan.out} already holds files; choose a new folder")
+    plan.out.mkdir(parents=True, exist_ok=True)
     command = ["python", "-m", "mnist_lab.reproduce", *(sys.argv[1:] if argv is None else argv)]
     header = run_header(shlex.join(command), args.jobs, threads)
-    results = run_all(console, entries, catalogue, out, threads, args, header)
+    results = run_all(console, entries, plan, args.jobs, header)
     return 0 if all(not r.status.startswith("failed") for r in results.values()) else 1
 
 

@@ -13,6 +13,7 @@ from hydra import compose, initialize_config_dir
 from mnist_lab.catalogue.judge import judge
 from mnist_lab.catalogue.runner import (
     EntryResult,
+    Plan,
     StepResult,
     collect_step,
     failure_reason,
@@ -135,7 +136,7 @@ def test_a_step_of_another_module_is_judged_from_its_metrics_json(tmp_path: Path
 
 def test_a_failed_step_marks_the_entry_and_skips_the_steps_after_it(tmp_path: Path) -> None:
     steps = (Step("first", "train", ("model=resnet",)), Step("second", "train", ()))
-    result = run_entry(Entry("E99", "Broken", steps, name="broken"), tmp_path, threads=1)
+    result = run_entry(Entry("E99", "Broken", steps, name="broken"), Plan(tmp_path, threads=1))
     assert [s.step.name for s in result.steps] == ["first"]
     assert result.status.startswith("failed: first: model='resnet' is not a config in conf/model/")
     assert (tmp_path / "E99_broken" / "first.log").is_file()

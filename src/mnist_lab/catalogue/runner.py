@@ -165,35 +165,34 @@ def collect_step(result: StepResult, log: Path) -> StepResult:
     return result
 
 
-def entry_commands(
-    entry: Entry,
-    out: Path,
-    threads: int,
-    quick_train: Sequence[str] = (),
-    quick: bool = False,
-) -> list[tuple[Step, Path, list[str]]]:
-    """Each step of an entry with its folder under `out` and its full command line."""
-    planned = []
-    step_dirs: dict[str, Path] = {}
-    for step in entry.steps:
-        directory = out / entry.slug / step.name
-        command = step_command(step, directory, step_dirs, threads, quick_train, quick)
-        planned.append((step, directory, command))
-        step_dirs[step.name] = directory
-    return planned
+@dataclass(frozen=True)
+class Plan:
+    """How entries run: into which folder, with how many torch threads, at which budget."""
+
+    out: Path
+    threads: int
+    quick_train: Sequence[str] = ()  # added to every train step under --quick
+    quick: bool = False
+
+    def commands(self, entry: Entry) -> list[tuple[Step, Path, list[str]]]:
+        """Each step of `entry` with its folder under `out` and its full command line."""
+        planned = []
+        step_dirs: dict[str, Path] = {}
+        for step in entry.steps:
+            directory = self.out / entry.slug / step.name
+            command = step_command(
+                step, directory, step_dirs, self.threads, self.quick_train, self.quick
+            )
+            planned.append((step, directory, command))
+            step_dirs[step.name] = directory
+        return planned
 
 
-def run_entry(
-    entry: Entry,
-    out: Path,
-    threads: int,
-    quick_train: Sequence[str] = (),
-    quick: bool = False,
-) -> EntryResult:
+def run_entry(entry: Entry, plan: Plan) -> EntryResult:
     """Run an entry's steps in order; a failed step stops the steps after it, not other entries."""
-    result = EntryResult(entry, out / entry.slug)
+    result = EntryResult(entry, plan.out / entry.slug)
     started = time.perf_counter()
-    for step, directory, command in entry_commands(entry, out, threads, quick_train, quick):
+    for step, directory, command in plan.commands(entry):
         step_result = run_step(command, step, directory, result.directory / f"{step.name}.log")
         result.steps.append(step_result)
         if step_result.returncode != 0 and not step_result.finished_runs:
