@@ -1,0 +1,199 @@
+"""index.md: per experiment its commands, wall times, report tables, figures and targets."""
+
+from __future__ import annotations
+
+import math
+import os
+import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from mnist_lab.catalogue.judge import Verdict, judge
+from mnist_lab.catalogue.runner import EntryResult
+from mnist_lab.catalogue.schema import CATALOGUE, COMPARISONS, Entry, Measure, Target
+
+
+def format_reference(value: float) -> str:
+    """A target's number as written in the catalogue: 0.985, 1,000,000."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
+
+
+def format_number(value: float | None) -> str:
+    """Counts with thousands separators, fractions with 4 digits; `-` for none."""
+    if value is None or math.isnan(value):
+        return "-"
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:.4f}"
+
+
+def target_text(target: Target, own_entry: str) -> str:
+    """`what` and, for judged targets, the comparison in symbols."""
+    if target.comparison is None:
+        return target.what
+    symbol = COMPARISONS[target.comparison][0]
+    if isinstance(target.reference, Measure):
+        right = target.reference.describe(own_entry)
+    else:
+        right = format_reference(float(target.reference or 0))
+    return f"{target.what} (`{target.measure.describe(own_entry)} {symbol} {right}`)"
+
+
+def format_seconds(seconds: float) -> str:
+    """`42 s`, `3 min 05 s`, `1 h 02 min`."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _relative(path: Path, base: Path) -> str:
+    return Path(os.path.relpath(path, base)).as_posix()
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def targets_table(
+    entry: Entry, results: Mapping[str, EntryResult], quick: bool
+) -> tuple[str, list[Verdict]]:
+    """The Markdown table of an entry's targets and their verdicts."""
+    rows = ["| target | seed | measured | verdict |", "|---|---|---:|---|"]
+    verdicts = []
+    for target in entry.targets:
+        verdict = judge(target, results, entry.id, quick)
+        verdicts.append(verdict)
+        measured = format_number(verdict.measured)
+        if verdict.reference is not None and isinstance(target.reference, Measure):
+            measured += f" vs {format_number(verdict.reference)}"
+        status = f"**{verdict.status}**" if verdict.status in ("met", "not met") else verdict.status
+        rows.append(
+            f"| {_cell(target_text(target, entry.id))} | {_cell(target.seed)} | {measured} "
+            f"| {_cell(status)} |"
+        )
+    return "\n".join(rows) + "\n", verdicts
+
+
+def verdict_summary(verdicts: Sequence[Verdict]) -> str:
+    """`2 of 3 met`; else `missing`, `quick: not judged`, `reported`, or `-` without targets."""
+    judged = [v for v in verdicts if v.status in ("met", "not met")]
+    if judged:
+        met = sum(v.status == "met" for v in judged)
+        missing = sum(v.status.startswith("missing") for v in verdicts)
+        return f"{met} of {len(judged) + missing} met" + (f", {missing} missing" if missing else "")
+    for status in ("missing", "quick: not judged", "reported"):
+        if any(v.status.startswith(status) for v in verdicts):
+            return status
+    return "-"
+
+
+def render_index(
+    out: Path,
+    entries: Sequence[Entry],
+    results: Mapping[str, EntryResult],
+    header: Mapping[str, str],
+    quick: bool = False,
+) -> str:
+    """index.md: a summary table, then per experiment its commands, targets, tables, figures."""
+    lines = ["# mnist_lab: the experiment catalogue, reproduced", ""]
+    lines += [f"- {key}: {value}" for key, value in header.items()]
+    if quick:
+        lines.append(
+            "- **quick mode**: tiny budgets to check that every command runs; the numbers mean "
+            "nothing and the targets are shown but not judged"
+        )
+    lines += ["", "| # | experiment | status | wall time | targets |", "|---|---|---|---:|---|"]
+    sections = []
+    slugs = {entry.id: entry.slug for entry in entries}
+    for entry in entries:
+        result = results.get(entry.id)
+        table, verdicts = targets_table(entry, results, quick)
+        anchor = entry.slug.lower()
+        status = result.status if result else "not run yet"
+        seconds = format_seconds(result.seconds) if result else "-"
+        lines.append(
+            f"| {entry.id} | [{_cell(entry.title)}](#{anchor}) | {_cell(status[:120])} "
+            f"| {seconds} | {verdict_summary(verdicts)} |"
+        )
+        others = sorted(
+            {
+                measure.entry
+                for target in entry.targets
+                for measure in (target.measure, target.reference)
+                if isinstance(measure, Measure) and measure.entry not in (None, entry.id)
+            }
+        )
+        reads = ", ".join(f"[{other}](#{slugs.get(other, other).lower()})" for other in others)
+        sections.append(
+            _entry_section(out, entry, result, table, f"{status}. Wall time: {seconds}", reads)
+        )
+    return "\n".join([*lines, "", *sections])
+
+
+def _entry_section(
+    out: Path, entry: Entry, result: EntryResult | None, targets: str, status: str, reads: str
+) -> str:
+    anchor = entry.slug.lower()
+    lines = [f'<a id="{anchor}"></a>', "", f"## {entry.id}: {entry.title}", ""]
+    lines.append(f"Status: {status}.")
+    if reads:
+        lines += ["", f"Some targets read the runs of {reads}."]
+    if entry.budget:
+        lines += ["", f"Budget: {entry.budget}."]
+    if entry.targets:
+        lines += ["", targets]
+    for step in result.steps if result else []:
+        lines += [
+            "",
+            f"### {step.step.name}",
+            "",
+            "```bash",
+            shlex.join(["python", *step.command[1:]]),
+            "```",
+        ]
+        log = result.directory / f"{step.step.name}.log"
+        lines += [
+            "",
+            f"{format_seconds(step.seconds)}, exit status {step.returncode}; "
+            f"[log]({_relative(log, out)}), [folder]({_relative(step.directory, out)}/)",
+        ]
+        if step.problem:
+            lines += ["", f"Problem: {step.problem}"]
+        if step.table:
+            lines += ["", step.table]
+        summary = step.directory / "model_summary.txt"
+        if summary.is_file():
+            lines += ["", f"[model_summary.txt]({_relative(summary, out)})"]
+        for figure in step.figures:
+            lines += ["", f"![{figure.name}]({_relative(figure, out)})"]
+    return "\n".join(lines) + "\n"
+
+
+def run_header(command: str, jobs: int, threads: int) -> dict[str, str]:
+    """The index's opening lines: when it started, the command, the commit and the machine."""
+    return {
+        "started": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "command": command,
+        "commit": _git_commit(),
+        "machine": f"{os.cpu_count()} cores; {jobs} experiments at a time, "
+        f"{threads} torch thread(s) each",
+    }
+
+
+def _git_commit() -> str:
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=CATALOGUE.parent,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return "unknown"
+    return completed.stdout.strip() or "unknown"

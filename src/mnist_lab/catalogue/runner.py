@@ -1,0 +1,202 @@
+"""Run a catalogue entry: each step's command as its own process, then collect what it left."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mnist_lab import LabError
+from mnist_lab.analysis.tables import markdown_table
+from mnist_lab.catalogue.schema import Entry, Step
+from mnist_lab.report import write_report
+from mnist_lab.runtime.rundir import METRICS_FILE, Run, RunDir, find_runs
+
+
+def _override_key(argument: str) -> str | None:
+    if argument.startswith("-") or "=" not in argument:
+        return None
+    return argument.split("=", 1)[0].lstrip("+~")
+
+
+def merge_overrides(arguments: Sequence[str], extra: Sequence[str]) -> list[str]:
+    """`arguments` + `extra`, where an override in `extra` replaces one of the same key."""
+    replaced = {_override_key(a) for a in extra} - {None}
+    return [a for a in arguments if _override_key(a) not in replaced] + list(extra)
+
+
+# Added to every train step; a log file has no use for a live progress bar. Left out of the
+# report tables, which show the settings a person chose.
+PLUMBING = "threads={threads} ++callbacks.progress_bar=null ++trainer.enable_progress_bar=false"
+PLUMBING_KEYS = {_override_key(argument) for argument in PLUMBING.split()}
+
+
+def step_command(
+    step: Step,
+    directory: Path,
+    step_dirs: Mapping[str, Path],
+    threads: int,
+    quick_train: Sequence[str] = (),
+    quick: bool = False,
+) -> list[str]:
+    """The full command line of a step: placeholders filled, run dir, threads, quick budgets."""
+    names = {"dir": directory, **step_dirs}
+    arguments = []
+    for argument in step.arguments:
+        for name, path in names.items():
+            argument = argument.replace("{" + name + "}", str(path))
+        arguments.append(argument)
+    if step.module == "train":
+        run_dir = "hydra.sweep.dir" if step.multirun else "hydra.run.dir"
+        extra = [f"{run_dir}={directory}", *PLUMBING.format(threads=threads).split()]
+        quick_budget = quick_train if quick and step.quick_train else ()
+        arguments = merge_overrides(arguments, [*extra, *quick_budget])
+    if quick:
+        arguments = merge_overrides(arguments, step.quick)
+    return [sys.executable, "-m", f"mnist_lab.{step.module}", *arguments]
+
+
+@dataclass
+class StepResult:
+    """What one step did: its command, exit status, wall time, runs and report."""
+
+    step: Step
+    command: list[str]
+    directory: Path
+    returncode: int | None = None
+    seconds: float = 0.0
+    runs: list[Run] = field(default_factory=list)
+    table: str = ""
+    figures: list[Path] = field(default_factory=list)
+    problem: str = ""  # why the step failed, or which of its runs did
+
+    @property
+    def finished_runs(self) -> list[Run]:
+        """The runs that ended with `ok`."""
+        return [run for run in self.runs if run.status == "ok"]
+
+
+@dataclass
+class EntryResult:
+    """What one entry did: its folder, its steps' results and its wall time."""
+
+    entry: Entry
+    directory: Path
+    steps: list[StepResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def status(self) -> str:
+        """`ok`, `failed: <reason>`, or what part failed when the rest finished."""
+        for result in self.steps:
+            if result.returncode != 0 and not result.finished_runs:
+                return f"failed: {result.step.name}: {result.problem}"
+        problems = [f"{r.step.name}: {r.problem}" for r in self.steps if r.problem]
+        return "ok" if not problems else "ok, but " + "; ".join(problems)
+
+    def step(self, name: str | None) -> StepResult | None:
+        """The result of the step called `name` (None: the first step); None if it did not run."""
+        if name is None:
+            return self.steps[0] if self.steps else None
+        return next((s for s in self.steps if s.step.name == name), None)
+
+
+def failure_reason(log: str) -> str:
+    """The line that says why a command failed: its `error:` line, else its last words."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    if errors:
+        return errors[-1].removeprefix("error:").strip()
+    lines = [line for line in lines if "HYDRA_FULL_ERROR" not in line]
+    return lines[-1][:300] if lines else "no output"
+
+
+def run_step(command: list[str], step: Step, directory: Path, log: Path) -> StepResult:
+    """Run one step's command, its output into `log`, then collect what it left."""
+    result = StepResult(step, command, directory)
+    # Hydra makes a train step's folder itself; other modules are handed theirs ready.
+    (directory.parent if step.module == "train" else directory).mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with log.open("w") as output:
+        output.write(shlex.join(command) + "\n\n")
+        output.flush()
+        completed = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, check=False)
+    result.seconds = time.perf_counter() - started
+    result.returncode = completed.returncode
+    return collect_step(result, log)
+
+
+def collect_step(result: StepResult, log: Path) -> StepResult:
+    """Report on the runs a finished step left, find its figures and problems.
+
+    Train steps leave Hydra runs; another module's step counts as one run when it writes
+    `metrics.json` into its folder, so its targets can be judged too.
+    """
+    directory = result.directory
+    if result.step.module != "train" and (RunDir(directory) / METRICS_FILE).is_file():
+        result.runs = [RunDir(directory).read()]
+    elif result.step.module == "train" and directory.is_dir():
+        try:
+            result.runs = find_runs(directory)
+            for run in result.runs:
+                for key in PLUMBING_KEYS:
+                    run.overrides.pop(key, None)
+            summary, _ = write_report(directory, result.runs)
+            result.table = markdown_table(summary)
+        except (LabError, OSError, ValueError) as error:
+            result.problem = f"no report: {error}"
+    # A GAN's grid per epoch would bury the index; its report draws them as one figure.
+    grids = set(RunDir(directory).sample_grids().values())
+    result.figures = sorted(p for p in directory.glob("*.png") if p not in grids)
+    if result.returncode != 0:
+        failed = [run for run in result.runs if run.status == "failed"]
+        if result.finished_runs and failed:
+            result.problem = (
+                f"{len(failed)} of {len(result.runs)} runs failed "
+                f"(run {failed[0].name}: {failed[0].reason})"
+            )
+        elif failed:
+            result.problem = failed[0].reason
+        else:
+            result.problem = failure_reason(log.read_text() if log.is_file() else "")
+    return result
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How entries run: into which folder, with how many torch threads, at which budget."""
+
+    out: Path
+    threads: int
+    quick_train: Sequence[str] = ()  # added to every train step under --quick
+    quick: bool = False
+
+    def commands(self, entry: Entry) -> list[tuple[Step, Path, list[str]]]:
+        """Each step of `entry` with its folder under `out` and its full command line."""
+        planned = []
+        step_dirs: dict[str, Path] = {}
+        for step in entry.steps:
+            directory = self.out / entry.slug / step.name
+            command = step_command(
+                step, directory, step_dirs, self.threads, self.quick_train, self.quick
+            )
+            planned.append((step, directory, command))
+            step_dirs[step.name] = directory
+        return planned
+
+
+def run_entry(entry: Entry, plan: Plan) -> EntryResult:
+    """Run an entry's steps in order; a failed step stops the steps after it, not other entries."""
+    result = EntryResult(entry, plan.out / entry.slug)
+    started = time.perf_counter()
+    for step, directory, command in plan.commands(entry):
+        step_result = run_step(command, step, directory, result.directory / f"{step.name}.log")
+        result.steps.append(step_result)
+        if step_result.returncode != 0 and not step_result.finished_runs:
+            break
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,142 @@
+"""The runner: every step's command, overrides merged, steps run and collected, failures named."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+
+from mnist_lab.catalogue.judge import judge
+from mnist_lab.catalogue.runner import (
+    EntryResult,
+    Plan,
+    StepResult,
+    collect_step,
+    failure_reason,
+    merge_overrides,
+    run_entry,
+    step_command,
+)
+from mnist_lab.catalogue.schema import Entry, Step, load_catalogue
+from mnist_lab.runtime.rules import check_config
+
+from ..conftest import CONF_DIR
+from .conftest import target
+
+CATALOGUE = load_catalogue()
+TRAIN_STEPS = [
+    pytest.param(entry, step, id=f"{entry.id}-{step.name}")
+    for entry in CATALOGUE.entries.values()
+    for step in entry.steps
+    if step.module == "train"
+]
+
+
+def composable(arguments: list[str]) -> list[str]:
+    """The overrides of a train command, each sweep reduced to its first value."""
+    overrides = []
+    for argument in arguments:
+        if argument.startswith("-") or argument.startswith("hydra.sweep.dir"):
+            continue
+        key, _, value = argument.partition("=")
+        if not key.startswith(("hydra.", "++")) and "," in value and "[" not in value:
+            value = value.split(",")[0]
+        overrides.append(f"{key}={value}")
+    return overrides
+
+
+@pytest.mark.parametrize("quick", [False, True], ids=["full", "quick"])
+@pytest.mark.parametrize(("entry", "step"), TRAIN_STEPS)
+def test_every_train_step_composes_into_an_accepted_config(
+    entry: Entry, step: Step, quick: bool, tmp_path: Path
+) -> None:
+    command = step_command(step, tmp_path / "dir", {}, 1, CATALOGUE.quick_train, quick)
+    assert command[:3] == [sys.executable, "-m", "mnist_lab.train"]
+    flag = "hydra.sweep.dir" if step.multirun else "hydra.run.dir"
+    assert f"{flag}={tmp_path / 'dir'}" in command
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=composable(command[3:]))
+    check_config(cfg)
+    assert cfg.threads == 1 and cfg.callbacks.progress_bar is None
+    if quick:  # one epoch; on a few hundred images where the data can be subset
+        assert cfg.trainer.max_epochs == 1
+        assert cfg.data.get("subset_size") == (500 if step.quick_train else None)
+
+
+def test_full_budgets_keep_what_the_targets_rest_on(tmp_path: Path) -> None:
+    def composed(entry_id: str, step_index: int = 0):
+        step = CATALOGUE.entries[entry_id].steps[step_index]
+        command = step_command(step, tmp_path, {}, 1)
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            return compose("train", overrides=composable(command[3:]))
+
+    cnn = composed("E07")  # the seed fixes 10 epochs at batch 32
+    assert (cnn.trainer.max_epochs, cnn.data.batch_size, cnn.data.subset_size) == (10, 32, None)
+    assert composed("E08").data.subset_size == 10000
+    assert composed("E13", 1).trainer.max_epochs == 10  # the retrain is not shrunk
+    assert composed("E18").trainer.max_epochs == 30
+
+
+def test_a_step_can_replace_the_quick_budget_with_its_own(tmp_path: Path) -> None:
+    catalogue = tmp_path / "catalogue.yaml"
+    step = {"command": "train -m experiment=toy", "quick": "trainer.max_epochs=2"}
+    entry = {"id": "E22", "steps": {"own": {**step, "quick_train": False}, "both": step}}
+    data = {"quick_train": "data.subset_size=5", "experiments": [entry]}
+    catalogue.write_text(yaml.safe_dump(data, sort_keys=False))  # steps run in their order
+    loaded = load_catalogue(catalogue)
+    own, both = loaded.entries["E22"].steps
+    commands = [
+        step_command(s, tmp_path, {}, 1, loaded.quick_train, quick=True) for s in (own, both)
+    ]
+    assert "data.subset_size=5" not in commands[0] and "trainer.max_epochs=2" in commands[0]
+    assert commands[1][-2:] == ["data.subset_size=5", "trainer.max_epochs=2"]
+
+
+def test_merge_overrides_replaces_the_same_key_whatever_its_prefix() -> None:
+    merged = merge_overrides(
+        ["-m", "experiment=x", "trainer.max_epochs=3", "+a=1"],
+        ["trainer.max_epochs=1", "++a=2"],
+    )
+    assert merged == ["-m", "experiment=x", "trainer.max_epochs=1", "++a=2"]
+
+
+def test_failure_reason_prefers_the_error_line() -> None:
+    log = "cmd\nerror: model='resnet' is not a config\n"
+    assert failure_reason(log) == "model='resnet' is not a config"
+    hydra = "Traceback\nValueError: boom\nSet the environment variable HYDRA_FULL_ERROR=1 for..."
+    assert failure_reason(hydra) == "ValueError: boom"
+
+
+def test_collecting_a_sweep_reports_it_and_names_the_failed_member(sweep: StepResult) -> None:
+    step = sweep
+    assert [run.name for run in step.runs] == ["0", "1", "2"]
+    assert step.problem == "1 of 3 runs failed (run 2: loss became nan at step 3)"
+    assert "| 1 | 64 |" in step.table
+    assert {p.name for p in step.figures} >= {"learning_curves.png", "accuracy_vs_width.png"}
+    assert (step.directory / "report.md").is_file()
+
+
+def test_a_step_of_another_module_is_judged_from_its_metrics_json(tmp_path: Path) -> None:
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "scratch" / "metrics.json").write_text(json.dumps({"test/acc": 0.93}))
+    (tmp_path / "scratch" / "curves.png").write_bytes(b"png")
+    step = Step("scratch", "scratch", ("softmax", "--out", "{dir}"))
+    command = step_command(step, tmp_path / "scratch", {}, threads=1)
+    assert command[2:] == ["mnist_lab.scratch", "softmax", "--out", str(tmp_path / "scratch")]
+    collected = collect_step(StepResult(step, command, tmp_path / "scratch", returncode=0), Path())
+    assert [p.name for p in collected.figures] == ["curves.png"]
+    result = EntryResult(Entry("E20", "Scratch", (step,)), tmp_path, [collected])
+    verdict = judge(target(metric="test/acc", at_least=0.9), {"E20": result}, "E20")
+    assert (verdict.measured, verdict.status) == (0.93, "met")
+
+
+def test_a_failed_step_marks_the_entry_and_skips_the_steps_after_it(tmp_path: Path) -> None:
+    steps = (Step("first", "train", ("model=resnet",)), Step("second", "train", ()))
+    result = run_entry(Entry("E99", "Broken", steps, name="broken"), Plan(tmp_path, threads=1))
+    assert [s.step.name for s in result.steps] == ["first"]
+    assert result.status.startswith("failed: first: model='resnet' is not a config in conf/model/")
+    assert (tmp_path / "E99_broken" / "first.log").is_file()

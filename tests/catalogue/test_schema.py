@@ -1,0 +1,50 @@
+"""The catalogue's schema: the real catalogue loads and covers every experiment; bad ones fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mnist_lab.catalogue.schema import load_catalogue
+
+from ..conftest import CONF_DIR
+
+CATALOGUE = load_catalogue()
+# Experiment yamls the catalogue leaves out on purpose, with the reason.
+LEFT_OUT = {
+    "cnn_fast": "a faster recipe for E07's CNN; its timings belong to the speed benchmark",
+}
+
+
+def test_catalogue_covers_every_experiment_yaml_and_plans_under_half_an_hour() -> None:
+    named = {
+        argument.split("=", 1)[1]
+        for entry in CATALOGUE.entries.values()
+        for step in entry.steps
+        for argument in step.arguments
+        if argument.startswith(("experiment=", "hparams_search="))
+    }
+    named = {name for value in named for name in value.split(",")}
+    yamls = {p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")}
+    assert yamls - named - set(LEFT_OUT) == set()
+    assert {p.stem for p in (CONF_DIR / "hparams_search").glob("*.yaml")} <= named
+    # Two experiments at a time on the 2-core CPU, plus about 2 minutes of process start-up
+    # and reports, must stay under 30 minutes.
+    assert sum(entry.expected_s for entry in CATALOGUE.entries.values()) / 2 < 27 * 60
+    ids = list(CATALOGUE.entries)
+    assert ids == sorted(ids) and ids[0] == "E01"
+
+
+def test_a_malformed_catalogue_is_refused_naming_the_entry(tmp_path: Path) -> None:
+    path = tmp_path / "catalogue.yaml"
+    entry = {"id": "E01", "steps": {"train": "train"}, "targets": [{"metric": "test/acc"}]}
+    entry["targets"][0].update(at_least=0.9, above=0.8)
+    path.write_text(yaml.safe_dump({"experiments": [entry]}))
+    with pytest.raises(Exception, match="E01 target 1: give one of .*not at_least, above"):
+        load_catalogue(path)
+    entry["targets"][0] = {"metric": "test/acc", "above": {"entry": "E99", "metric": "x"}}
+    path.write_text(yaml.safe_dump({"experiments": [entry]}))
+    with pytest.raises(Exception, match="E01: no entry 'E99'"):
+        load_catalogue(path)
