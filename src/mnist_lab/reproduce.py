@@ -59,7 +59,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m mnist_lab.reproduce",
         description="Run every experiment of the catalogue (mnist_lab/catalogue/catalogue.yaml) "
         "at its documented budget (the index says where one is shrunk), report each, and write "
-        "index.md with the figures, tables and the seeds' targets, met or not.",
+        "index.md with the figures, tables and the assignments' targets, met or not.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="tiny budgets (minutes): check that everything runs"

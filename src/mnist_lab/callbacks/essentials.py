@@ -99,7 +99,8 @@ class EpochTimer(L.Callback):
 class LastBatchLosses(L.Callback):
     """Keeps the training loss of the last `count` mini-batches; prints and saves them at the end.
 
-    Seed 004 asks for exactly this; the losses stay tensors until the end (no per-step sync).
+    CS541 HW3 Problem 2.3 asks for exactly this; the losses stay tensors until the end (no
+    per-step sync).
     """
 
     def __init__(self, count: int = 20, output_dir: str | None = None) -> None:

@@ -63,7 +63,7 @@ def targets_table(
     entry: Entry, results: Mapping[str, EntryResult], quick: bool
 ) -> tuple[str, list[Verdict]]:
     """The Markdown table of an entry's targets and their verdicts."""
-    rows = ["| target | seed | measured | verdict |", "|---|---|---:|---|"]
+    rows = ["| target | assignment | measured | verdict |", "|---|---|---:|---|"]
     verdicts = []
     for target in entry.targets:
         verdict = judge(target, results, entry.id, quick)
@@ -73,7 +73,7 @@ def targets_table(
             measured += f" vs {format_number(verdict.reference)}"
         status = f"**{verdict.status}**" if verdict.status in ("met", "not met") else verdict.status
         rows.append(
-            f"| {_cell(target_text(target, entry.id))} | {_cell(target.seed)} | {measured} "
+            f"| {_cell(target_text(target, entry.id))} | {_cell(target.assignment)} | {measured} "
             f"| {_cell(status)} |"
         )
     return "\n".join(rows) + "\n", verdicts

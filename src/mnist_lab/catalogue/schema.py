@@ -27,7 +27,7 @@ COMPARISONS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
 }
 AGGREGATES = ("max", "min", "count")
 MEASURE_KEYS = {"metric", "entry", "step", "where", "over", "among"}
-TARGET_KEYS = MEASURE_KEYS | {"what", "seed"} | set(COMPARISONS)
+TARGET_KEYS = MEASURE_KEYS | {"what", "assignment"} | set(COMPARISONS)
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,10 @@ class Measure:
 
 @dataclass(frozen=True)
 class Target:
-    """A number the seed asks for; judged when it has a comparison, else only reported."""
+    """A number an assignment asks for; judged when it has a comparison, else only reported."""
 
     what: str
-    seed: str
+    assignment: str
     measure: Measure
     comparison: str | None = None
     reference: float | Measure | None = None
@@ -181,7 +181,7 @@ def parse_target(spec: Mapping[str, Any], where: str = "target") -> Target:
         reference = float(reference)
     return Target(
         what=" ".join(str(spec.get("what", "")).split()),
-        seed=str(spec.get("seed", "")),
+        assignment=str(spec.get("assignment", "")),
         measure=_measure(spec, where),
         comparison=comparison,
         reference=reference,
