@@ -11,38 +11,12 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from mnist_lab.data.datasets import DATASET_SPECS, FILE_STEMS, SPLIT_FILES
-from mnist_lab.data.idx import write_idx
-
-ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = ROOT / "conf"
-
-
-def make_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """28x28 uint8 images whose class is a bright horizontal bar at row 2 + 2*label, plus noise."""
-    images = rng.integers(0, 60, size=(len(labels), 28, 28), dtype=np.uint8)
-    for i, label in enumerate(labels):
-        row = 2 + 2 * int(label)
-        images[i, row : row + 2, 4:24] = 255
-    return images
-
-
-def write_dataset(root: Path, folder: str, n_train: int, n_test: int, seed: int, gz: bool) -> None:
-    """Write the four IDX files of a learnable toy dataset in torchvision's layout."""
-    rng = np.random.default_rng(seed)
-    raw = root / folder / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    suffix = ".gz" if gz else ""
-    for split, n in (("train", n_train), ("test", n_test)):
-        labels = rng.integers(0, 10, size=n).astype(np.uint8)
-        images_stem, labels_stem = SPLIT_FILES[split]
-        write_idx(raw / f"{images_stem}{suffix}", make_images(labels, rng))
-        write_idx(raw / f"{labels_stem}{suffix}", labels)
+from mnist_lab.data.datasets import DATASET_SPECS, FILE_STEMS
+from tests.helpers import ROOT, compose_config
+from tests.helpers.data import write_dataset
 
 
 @pytest.fixture(scope="session")
@@ -62,19 +36,6 @@ def real_data_dir() -> Path:
         if candidate and (Path(candidate) / "MNIST" / "raw").is_dir():
             return Path(candidate)
     pytest.skip("real MNIST files not found (set MNIST_LAB_DATA_DIR)")
-
-
-def compose_config(
-    config_name: str, overrides: list[str], output_dir: Path, data_dir: Path | None = None
-) -> DictConfig:
-    """Compose a real config from conf/ as Hydra would, pointed at a test folder."""
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name, overrides=overrides)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-        if data_dir is not None:
-            cfg.paths.data_dir = str(data_dir)
-    return cfg
 
 
 @pytest.fixture

@@ -24,8 +24,7 @@ from mnist_lab.data.datamodule import MNISTDataModule
 from mnist_lab.data.datasets import FILE_STEMS, ensure_files
 from mnist_lab.data.idx import write_idx
 from mnist_lab.runtime.cli import check_group_choices, check_overrides
-
-from .conftest import CONF_DIR, ROOT, compose_config
+from tests.helpers import CONF_DIR, ROOT, compose_config
 
 GROUPS = "choose one of"
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from .conftest import ROOT, compose_config
+from tests.helpers import ROOT, compose_config
 
 
 def load_script(name: str) -> ModuleType:

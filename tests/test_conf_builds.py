@@ -11,8 +11,7 @@ import pytest
 import torch
 
 from mnist_lab.runtime.assemble import assemble
-
-from .conftest import CONF_DIR
+from tests.helpers import CONF_DIR
 
 MODELS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
 DATASETS = sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml"))

@@ -26,9 +26,8 @@ from mnist_lab.nets.cnn import CNN
 from mnist_lab.nets.mlp import MLP
 from mnist_lab.runtime.rules import ConfigError, check_config
 from mnist_lab.train import train
-
-from .conftest import compose_config
-from .test_config import run_cli
+from tests.helpers import compose_config
+from tests.helpers.cli import run_cli
 
 TINY_RUN = ["callbacks=trajectory", "trainer.max_epochs=2", "data.batch_size=32"]
 

@@ -13,8 +13,7 @@ import pytest
 from mnist_lab.analysis.tables import seed_table
 from mnist_lab.report import main
 from mnist_lab.runtime.rundir import find_runs
-
-from .run_dirs import write_run, write_seed_sweep, write_sweep
+from tests.helpers.run_dirs import write_run, write_seed_sweep, write_sweep
 
 
 def test_cli_writes_figures_and_tables(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

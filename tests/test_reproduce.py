@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lab.reproduce import main
-
-from .test_config import run_cli
+from tests.helpers.cli import run_cli
 
 HEAVY_IMPORTS_AFTER = """
 import sys

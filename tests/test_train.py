@@ -10,9 +10,8 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_lab.train import train
-
-from .conftest import compose_config
-from .test_config import run_cli
+from tests.helpers import compose_config
+from tests.helpers.cli import run_cli
 
 
 @pytest.mark.parametrize("data", ["mnist", "fashion_mnist"])

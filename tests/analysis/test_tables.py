@@ -8,8 +8,7 @@ import pytest
 
 from mnist_lab.analysis.tables import legend_labels, seed_table, summary_table, swept_keys
 from mnist_lab.runtime.rundir import find_runs
-
-from ..run_dirs import write_seed_sweep, write_sweep
+from tests.helpers.run_dirs import write_seed_sweep, write_sweep
 
 
 def test_summary_table_rows_order_and_threshold_caption(tmp_path: Path) -> None:

@@ -23,8 +23,8 @@ from mnist_lab.catalogue.runner import (
 )
 from mnist_lab.catalogue.schema import Entry, Step, load_catalogue
 from mnist_lab.runtime.rules import check_config
+from tests.helpers import CONF_DIR
 
-from ..conftest import CONF_DIR
 from .conftest import target
 
 CATALOGUE = load_catalogue()

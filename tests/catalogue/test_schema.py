@@ -8,8 +8,7 @@ import pytest
 import yaml
 
 from mnist_lab.catalogue.schema import load_catalogue
-
-from ..conftest import CONF_DIR
+from tests.helpers import CONF_DIR
 
 CATALOGUE = load_catalogue()
 # Experiment yamls the catalogue leaves out on purpose, with the reason.

@@ -9,8 +9,7 @@ import pytest
 
 from mnist_lab import LabError
 from mnist_lab.runtime.rundir import RunDir, find_runs, read_curves
-
-from ..run_dirs import write_run, write_sweep
+from tests.helpers.run_dirs import write_run, write_sweep
 
 
 def test_the_files_a_run_dir_names(tmp_path: Path) -> None:

@@ -22,9 +22,8 @@ from mnist_lab.callbacks import FiniteLoss
 from mnist_lab.runtime.assemble import assemble
 from mnist_lab.runtime.checkpoints import AtomicCheckpointIO
 from mnist_lab.runtime.resume import resume_arguments
-
-from .conftest import ROOT
-from .test_config import run_cli
+from tests.helpers import ROOT
+from tests.helpers.cli import run_cli
 
 
 class PauseOnce(L.Callback):
@@ -88,7 +87,7 @@ def wait_for(marker: Path, process: subprocess.Popen) -> None:
 
 
 def pause_at(marker: Path) -> str:
-    return f"+callbacks.pause={{_target_:tests.test_faults.PauseOnce,marker:'{marker}'}}"
+    return f"+callbacks.pause={{_target_:tests.runtime.test_faults.PauseOnce,marker:'{marker}'}}"
 
 
 def test_runs_killed_mid_epoch_resume_to_the_same_numbers(tmp_path: Path, tiny_data_dir: Path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_config import run_cli
+from tests.helpers.cli import run_cli
 
 pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
 

@@ -19,9 +19,8 @@ from mnist_lab.report import write_report
 from mnist_lab.runtime.rules import TOY_DATASETS, ConfigError, check_config
 from mnist_lab.runtime.rundir import find_runs
 from mnist_lab.train import train
-
-from .conftest import CONF_DIR, compose_config
-from .test_config import run_cli
+from tests.helpers import CONF_DIR, compose_config
+from tests.helpers.cli import run_cli
 
 TOY_EXPERIMENTS = ["toy_init", "toy_or", "toy_playground", "toy_xor"]
 

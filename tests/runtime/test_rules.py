@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mnist_lab.runtime import rules
 from mnist_lab.runtime.rules import ConfigError, check_config
-
-from .conftest import CONF_DIR, ROOT, compose_config
+from tests.helpers import CONF_DIR, compose_config
+from tests.helpers.cli import run_cli
 
 MODELS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
 DATASETS = sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml"))
@@ -97,24 +94,6 @@ def test_data_dir_comes_from_the_environment(tmp_path: Path, monkeypatch) -> Non
     monkeypatch.setenv("MNIST_LAB_DATA_DIR", "/somewhere/else")
     cfg = compose_config("train", [], tmp_path)
     assert cfg.data.data_dir == "/somewhere/else"
-
-
-def run_cli(
-    module: str,
-    *arguments: str,
-    log_dir: Path,
-    data_dir: Path | None = None,
-    code: str | None = None,
-) -> subprocess.CompletedProcess:
-    env = dict(os.environ, MNIST_LAB_LOG_DIR=str(log_dir), MPLBACKEND="Agg")
-    if data_dir is not None:
-        env["MNIST_LAB_DATA_DIR"] = str(data_dir)
-    command = (
-        [sys.executable, "-c", code, *arguments]
-        if code
-        else [sys.executable, "-m", module, *arguments]
-    )
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
 HEAVY_IMPORTS_AFTER = """

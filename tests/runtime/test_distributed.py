@@ -17,10 +17,9 @@ from mnist_lab import LabError
 from mnist_lab.data.datamodule import EpochOrder, MNISTDataModule, shard
 from mnist_lab.runtime.distributed import own_process_group, pin_child_processes, starts_processes
 from mnist_lab.train import train
-
-from .conftest import compose_config
-from .seen_samples import fingerprints
-from .test_config import run_cli
+from tests.helpers import compose_config
+from tests.helpers.cli import run_cli
+from tests.helpers.seen_samples import fingerprints
 
 
 @pytest.mark.parametrize(("size", "world_size"), [(10, 3), (12, 4), (5, 2), (2, 4)])
@@ -166,7 +165,7 @@ def test_ddp_on_two_cpu_processes_shards_data_and_reduces_metrics(
         "trainer.devices=2",
         "data.batch_size=32",
         *settings,
-        "+callbacks.seen._target_=tests.seen_samples.SeenSamples",
+        "+callbacks.seen._target_=tests.helpers.seen_samples.SeenSamples",
         f"+callbacks.seen.output_dir={probe}",
         log_dir=outputs,
         data_dir=tiny_data_dir,

@@ -30,8 +30,7 @@ from mnist_lab.scratch.functions import (
 from mnist_lab.scratch.models import SoftmaxRegression, TwoLayerMLP, build_model
 from mnist_lab.scratch.sgd import SGD, evaluate, fit
 from mnist_lab.scratch.toy import LinearModel, ToyConvNet, logsumexp, toy_targets, train_toy
-
-from .test_config import run_cli
+from tests.helpers.cli import run_cli
 
 TIGHT = {"rtol": 1e-10, "atol": 1e-12}  # float64 throughout: only rounding may differ
 

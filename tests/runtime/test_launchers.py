@@ -13,9 +13,8 @@ from omegaconf import OmegaConf
 
 from mnist_lab.runtime.resume import config_digest, previous_attempt
 from mnist_lab.runtime.rundir import MEMBER_FILE, RunDir
-
-from .conftest import CONF_DIR, compose_config
-from .test_config import run_cli
+from tests.helpers import CONF_DIR, compose_config
+from tests.helpers.cli import run_cli
 
 SUBMITIT = "hydra_plugins.hydra_submitit_launcher"
 

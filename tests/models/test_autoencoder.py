@@ -65,7 +65,7 @@ def test_knn_score_prefers_a_separable_embedding_to_a_random_one() -> None:
 
 
 def test_cli_evaluate_reports_an_autoencoders_own_test_metrics(tmp_path: Path, tiny_data_dir):
-    from .test_config import run_cli
+    from tests.helpers.cli import run_cli
 
     outputs = tmp_path / "outputs"
     trained = run_cli(
