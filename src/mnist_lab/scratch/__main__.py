@@ -6,25 +6,26 @@ learning_curves.png and the parameters as params.npz.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_lab.runtime.atomic import atomic_write_text
 from mnist_lab.runtime.cli import CONF_DIR, entry_point
+from mnist_lab.runtime.rundir import RunDir
 from mnist_lab.runtime.task import run_task
+
+if TYPE_CHECKING:
+    from mnist_lab.scratch.sgd import History
 
 
 def train_scratch(cfg: DictConfig) -> dict[str, float]:
     """Fit the model `cfg` names, test its best-validation parameters; returns the metrics."""
-    import numpy as np
     from hydra.utils import to_absolute_path
     from threadpoolctl import threadpool_limits
 
     from mnist_lab.data.datasets import DATASET_SPECS
-    from mnist_lab.plots.curves import learning_curves_figure
     from mnist_lab.scratch.data import load_flat, train_val_split
     from mnist_lab.scratch.models import build_model
     from mnist_lab.scratch.sgd import SGD, evaluate, fit
@@ -68,12 +69,25 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
         "time/total_s": time.perf_counter() - started,
         "time/cpu_s": time.process_time() - cpu_started,
     }
-
-    run_dir = Path(cfg.paths.output_dir)
-    atomic_write_text(
-        run_dir / "metrics.json", json.dumps({**metrics, "curves": history.curves}, indent=2)
+    save_run(Path(cfg.paths.output_dir), cfg, metrics, history, model.params)
+    print(
+        f"{cfg.model.name}: val accuracy {val_acc:.4f}, test accuracy {test_acc:.4f} "
+        f"(epoch {history.best_epoch} of {cfg.max_epochs}, {metrics['time/total_s']:.1f} s); "
+        f"run dir {cfg.paths.output_dir}"
     )
-    np.savez(run_dir / "params.npz", **model.params)
+    return metrics
+
+
+def save_run(
+    run_dir: Path, cfg: DictConfig, metrics: dict[str, float], history: History, params: dict
+) -> None:
+    """metrics.json (with the per-epoch curves), params.npz and learning_curves.png."""
+    import numpy as np
+
+    from mnist_lab.plots.curves import learning_curves_figure
+
+    RunDir(run_dir).write_metrics({**metrics, "curves": history.curves})
+    np.savez(run_dir / "params.npz", **params)
     curves = {
         "train/loss_epoch": history.curves["train/loss"],
         **{key: history.curves[key] for key in ("train/acc", "val/loss", "val/acc")},
@@ -84,12 +98,6 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
     learning_curves_figure({title: curves}, title="").savefig(
         run_dir / "learning_curves.png", dpi=80
     )
-    print(
-        f"{cfg.model.name}: val accuracy {val_acc:.4f}, test accuracy {test_acc:.4f} "
-        f"(epoch {history.best_epoch} of {cfg.max_epochs}, {metrics['time/total_s']:.1f} s); "
-        f"run dir {run_dir}"
-    )
-    return metrics
 
 
 def main(cfg: DictConfig) -> float:

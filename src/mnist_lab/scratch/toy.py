@@ -8,15 +8,14 @@ pairs and saves `toy_loss_curves.png`.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
-from mnist_lab.runtime.atomic import atomic_write_text
 from mnist_lab.runtime.cli import CONF_DIR, entry_point
+from mnist_lab.runtime.rundir import RunDir
 from mnist_lab.runtime.task import run_task
 from mnist_lab.scratch.data import batches
 from mnist_lab.scratch.functions import relu
@@ -192,10 +191,7 @@ def run_toy(cfg: DictConfig) -> dict[str, dict[str, float]]:
     )
     fig.savefig(run_dir / "toy_loss_curves.png", dpi=80)
     summary = {"test_squared_error": final, "target_variance": baselines}
-    atomic_write_text(
-        run_dir / "metrics.json",
-        json.dumps({**summary, "curves": curves, "W": w.tolist()}, indent=2),
-    )
+    RunDir(run_dir).write_metrics({**summary, "curves": curves, "W": w.tolist()})
     print(f"{'function':<20}{'linear':>10}{'convnet':>10}{'variance':>10}  (test squared error)")
     for function, errors in final.items():
         print(
