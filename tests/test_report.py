@@ -13,6 +13,7 @@ import pytest
 from mnist_lab.analysis.tables import seed_table
 from mnist_lab.report import main
 from mnist_lab.runtime.rundir import find_runs
+from tests.helpers.cli import run_cli
 from tests.helpers.run_dirs import write_run, write_seed_sweep, write_sweep
 
 
@@ -90,3 +91,36 @@ def test_report_md_carries_the_seed_table(tmp_path: Path) -> None:
     runs = find_runs(write_seed_sweep(tmp_path))
     assert main([str(tmp_path)]) == 0
     assert seed_table(runs) in (tmp_path / "report.md").read_text()
+
+
+def test_a_sweep_with_seeds_added_reports_intervals_without_flags(tmp_path, tiny_data_dir):
+    sweep = tmp_path / "sweep"
+    trained = run_cli(
+        "mnist_lab.train",
+        "-m",
+        "model.optimizer.weight_decay=0,1e-3",
+        "seed=1,2,3",
+        "trainer.max_epochs=2",
+        "logger=default",
+        f"hydra.sweep.dir={sweep}",
+        log_dir=tmp_path,
+        data_dir=tiny_data_dir,
+    )
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert main([str(sweep)]) == 0
+    report = (sweep / "report.md").read_text()
+    assert "Over seed: mean ± half-width of the 95% confidence interval (Student t" in report
+    rows = [line for line in report.splitlines() if re.match(r"\| (0|0\.001) \| 3 of 3 \|", line)]
+    assert len(rows) == 2
+    assert all(re.search(r"\d\.\d{4} ± \d\.\d{4} \(n=3\)", row) for row in rows)
+    for name in ("learning_curves.png", "accuracy_vs_model_optimizer_weight_decay.png"):
+        assert (sweep / name).stat().st_size > 10_000, name
+
+
+def test_over_makes_another_key_a_replicate_key(tmp_path: Path) -> None:
+    for index, split in enumerate((1, 2, 3)):
+        write_run(tmp_path / str(index), [f"data.split_seed={split}"], [0.9 + index / 100], [8], 50)
+    assert main([str(tmp_path)]) == 0
+    assert "Over" not in (tmp_path / "report.md").read_text()  # split_seed is a setting
+    assert main([str(tmp_path), "--over", "data.split_seed"]) == 0
+    assert "| all runs | 3 of 3 | 50 | 0.9100 ± " in (tmp_path / "report.md").read_text()

@@ -17,35 +17,54 @@ from pathlib import Path
 
 from mnist_lab import LabError
 from mnist_lab.analysis.figures import report_figures
+from mnist_lab.analysis.stats import group_runs, replicate_keys
 from mnist_lab.analysis.tables import (
     DEFAULT_THRESHOLD,
     Summary,
+    group_table,
     markdown_table,
     seed_table,
     summary_table,
+    swept_keys,
     write_csv,
 )
-from mnist_lab.runtime.cli import ArgumentParser
+from mnist_lab.runtime.cli import ArgumentParser, print_error
 from mnist_lab.runtime.rundir import Run, find_runs
 
 
 def write_report(
-    directory: str | Path, runs: Sequence[Run], threshold: float = DEFAULT_THRESHOLD
+    directory: str | Path,
+    runs: Sequence[Run],
+    threshold: float = DEFAULT_THRESHOLD,
+    over: Sequence[str] = (),
 ) -> tuple[Summary, list[Path]]:
-    """Draw the figures and write report.md and report.csv into `directory`; returns the paths."""
+    """Draw the figures and write report.md and report.csv into `directory`; returns the paths.
+
+    Runs that differ only in `seed` (or also in the keys `over`) are summarised per group too,
+    with intervals, in report.md and the figures.
+    """
     directory = Path(directory)
     summary = summary_table(runs, threshold)
-    figures = report_figures(runs, threshold)
+    figures = report_figures(runs, threshold, over)
     paths = []
     for name, figure in figures.items():
         figure.savefig(directory / name, dpi=110)
         paths.append(directory / name)
     report_md = directory / "report.md"
     images = "".join(f"\n![{name}]({name})\n" for name in figures)
-    by_seed = seed_table(runs, threshold)
-    report_md.write_text(markdown_table(summary) + (f"\n{by_seed}" if by_seed else "") + images)
+    sections = [markdown_table(summary), seed_table(runs, threshold), replicates_table(runs, over)]
+    report_md.write_text("\n".join(section for section in sections if section) + images)
     paths += [report_md, write_csv(summary, directory / "report.csv")]
     return summary, paths
+
+
+def replicates_table(runs: Sequence[Run], over: Sequence[str] = ()) -> str:
+    """The per-group table with intervals when some runs repeat a setting over seeds, else ''."""
+    replicates = replicate_keys(runs, over)
+    groups = group_runs(runs, swept_keys(runs), replicates) if replicates else []
+    if not any(len(group.runs) > 1 for group in groups):
+        return ""
+    return group_table(groups, replicates)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,19 +87,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the caption names the smallest model whose best val acc is above this "
         f"(default {DEFAULT_THRESHOLD})",
     )
+    parser.add_argument(
+        "--over",
+        type=lambda text: [key for key in text.split(",") if key],
+        default=[],
+        help="comma-separated keys whose runs count as replicates besides seed, e.g. "
+        "data.split_seed: runs differing only in them are summarised as one group",
+    )
     args = parser.parse_args(argv)
     try:
         runs = find_runs(args.directory)
-        summary, paths = write_report(args.directory, runs, args.threshold)
+        summary, paths = write_report(args.directory, runs, args.threshold, args.over)
     except LabError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return print_error(error)
     except OSError as error:
-        print(f"error: cannot write the report into {args.directory}: {error}", file=sys.stderr)
-        return 2
+        return print_error(f"cannot write the report into {args.directory}: {error}")
     print(markdown_table(summary))
-    if by_seed := seed_table(runs, args.threshold):
-        print(by_seed)
+    for section in (seed_table(runs, args.threshold), replicates_table(runs, args.over)):
+        if section:
+            print(section)
     if not any(run.curves for run in runs):
         print("no per-epoch curves: no run has csv/metrics.csv (fast_dev_run or logger=none)")
     for path in paths:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from matplotlib import image as plt_image
 from matplotlib.figure import Figure
 
-from mnist_lab.analysis.tables import legend_labels, swept_keys
+from mnist_lab.analysis.stats import Group, estimate, group_runs, replicate_keys
+from mnist_lab.analysis.tables import describe, legend_labels, short_names, swept_keys
 from mnist_lab.plots.curves import (
     dead_units_figure,
     learning_curves_figure,
@@ -25,26 +26,92 @@ from mnist_lab.plots.images import image_sequence_figure
 from mnist_lab.runtime.rundir import DECISION_BOUNDARY_FILE, Run, RunDir
 
 
-def report_figures(runs: Sequence[Run], threshold: float) -> dict[str, Figure]:
-    """File name -> figure, for every figure the runs have data for, in the report's order."""
+def report_figures(
+    runs: Sequence[Run], threshold: float, over: Sequence[str] = ()
+) -> dict[str, Figure]:
+    """File name -> figure, for every figure the runs have data for, in the report's order.
+
+    Runs that are replicates (the same settings, other seeds or `over` values) are drawn as one
+    line or point per group: the mean with its 95% interval.
+    """
     keys = swept_keys(runs)
     labels = legend_labels(runs, keys)
     figures: dict[str, Figure] = {}
-    if any(run.curves for run in runs):
-        curves = {label: run.curves for label, run in zip(labels, runs, strict=True) if run.curves}
+    replicates = replicate_keys(runs, over)
+    groups = group_runs(runs, keys, replicates) if replicates else []
+    grouped = any(len(group.runs) > 1 for group in groups)
+    curves = {label: run.curves for label, run in zip(labels, runs, strict=True) if run.curves}
+    if grouped:
+        figures.update(group_figures(groups, replicates, threshold))
+    elif curves:
         figures["learning_curves.png"] = learning_curves_figure(curves)
-        if any(m.startswith("dead_units/") for run in runs for m in run.curves):
-            figures["dead_units.png"] = dead_units_figure(curves)
+    if any(m.startswith("dead_units/") for run in runs for m in run.curves):
+        figures["dead_units.png"] = dead_units_figure(curves)
     for run in runs:
         prefix = "" if len(runs) == 1 else f"{run.name}_"
         figures.update({prefix + name: fig for name, fig in gan_figures(run).items()})
     boundaries = boundaries_figure(runs, labels)
     if boundaries is not None:
         figures["decision_boundaries.png"] = boundaries
-    if len(keys) == 1 and len({run.value(keys[0]) for run in runs}) > 1:
+    if not grouped and len(keys) == 1 and len({run.value(keys[0]) for run in runs}) > 1:
         file_name = re.sub(r"[^\w-]", "_", keys[0])  # dots and brackets make awkward names
         figures[f"accuracy_vs_{file_name}.png"] = accuracy_figure(runs, keys[0], threshold)
     return figures
+
+
+def group_figures(
+    groups: Sequence[Group], over: Sequence[str], threshold: float
+) -> dict[str, Figure]:
+    """Learning curves as the mean and interval of each group; accuracy against the one swept
+    setting with error bars, when exactly one setting differs between the groups."""
+    figures: dict[str, Figure] = {}
+    names = short_names(list(groups[0].settings))
+    labels = [
+        f"{describe(g.runs[0], list(g.settings), names) or 'all runs'} (n={len(g.finished)})"
+        for g in groups
+    ]
+    with_curves = [(label, g) for label, g in zip(labels, groups, strict=True) if g.finished]
+    if any(run.curves for g in groups for run in g.finished):
+        means, bands = {}, {}
+        for label, group in with_curves:
+            means[label], bands[label] = mean_curves(group)
+        title = f"Learning curves: mean and 95% interval over {', '.join(over)}"
+        figures["learning_curves.png"] = learning_curves_figure(means, title, bands)
+    if len(groups[0].settings) == 1 and len(groups) > 1:
+        key = next(iter(groups[0].settings))
+        values = [g.settings[key] for g in groups]
+        measures = {"best val acc": lambda r: r.best_val_acc, "test acc": lambda r: r.test_acc}
+        estimates = {name: [g.estimate(m) for g in groups] for name, m in measures.items()}
+        file_name = re.sub(r"[^\w-]", "_", key)
+        figures[f"accuracy_vs_{file_name}.png"] = metric_vs_value_figure(
+            values,
+            {name: [e.mean for e in column] for name, column in estimates.items()},
+            xlabel=key,
+            title=f"Accuracy vs {key}: mean and 95% interval over {', '.join(over)}",
+            threshold=threshold,
+            tick_labels=[
+                f"{v}\n(n={len(g.finished)})" for v, g in zip(values, groups, strict=True)
+            ],
+            min_span=0.02,
+            errors={name: [e.half_width for e in column] for name, column in estimates.items()},
+        )
+    return figures
+
+
+def mean_curves(group: Group) -> tuple[dict[str, list[float]], dict[str, tuple[list, list]]]:
+    """Per metric and epoch, the mean over the group's finished runs and its interval."""
+    runs = [run for run in group.finished if run.curves]
+    means: dict[str, list[float]] = {}
+    bands: dict[str, tuple[list, list]] = {}
+    for metric in dict.fromkeys(m for run in runs for m in run.curves):
+        epochs = max(len(run.curves.get(metric, [])) for run in runs)
+        columns = [
+            estimate([run.curves[metric][e] for run in runs if e < len(run.curves.get(metric, []))])
+            for e in range(epochs)
+        ]
+        means[metric] = [c.mean for c in columns]
+        bands[metric] = ([c.low for c in columns], [c.high for c in columns])
+    return means, bands
 
 
 def boundaries_figure(runs: Sequence[Run], labels: Sequence[str]) -> Figure | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mnist_lab.analysis.stats import METHOD, Group
 from mnist_lab.runtime.rundir import Run
 
 DEFAULT_THRESHOLD = 0.97
@@ -206,6 +207,44 @@ def seed_table(runs: Sequence[Run], threshold: float = DEFAULT_THRESHOLD) -> str
     passing = f"seeds with best val acc > {threshold:g}"
     header = f"| {key} | params | {passing} | mean test acc | min test acc |"
     return "\n".join([caption, "", header, "|---|---:|---:|---:|---:|", *rows]) + "\n"
+
+
+# Column -> the number each group's runs contribute to its estimate.
+GROUP_MEASURES = {
+    "best val acc": lambda run: run.best_val_acc,
+    "test acc": lambda run: run.test_acc,
+    "final train loss": lambda run: run.final_train_loss,
+}
+
+
+def group_table(groups: Sequence[Group], over: Sequence[str]) -> str:
+    """One row per group of replicate runs (the same settings, other `over` values): how many
+    finished and the estimates of GROUP_MEASURES, best mean validation accuracy first.
+    """
+    keys = list(groups[0].settings) if groups else []
+    columns = [*(keys or ["setting"]), "runs", "params", *GROUP_MEASURES]
+    alignment = ["---"] * max(len(keys), 1) + ["---:"] * (len(columns) - max(len(keys), 1))
+    rows = ["| " + " | ".join(columns) + " |", "|" + "|".join(alignment) + "|"]
+    best_val = GROUP_MEASURES["best val acc"]
+    for group in sorted(groups, key=lambda g: _descending(g.estimate(best_val).mean)):
+        params = group.runs[0].params
+        cells = [
+            *([short_value(v) for v in group.settings.values()] or ["all runs"]),
+            f"{len(group.finished)} of {len(group.runs)}",
+            "-" if math.isnan(params) else f"{params:,.0f}",
+            *(group.estimate(measure).format() for measure in GROUP_MEASURES.values()),
+        ]
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    caption = (
+        f"Over {', '.join(over)}: {METHOD}. `runs` counts the finished runs; only they enter "
+        "the estimates. n=1 is a single run, shown without an interval."
+    )
+    return "\n".join([caption, "", *rows]) + "\n"
+
+
+def _descending(value: float) -> float:
+    """Sort key: highest first, NaN (nothing finished) last."""
+    return -value if math.isfinite(value) else math.inf
 
 
 def write_csv(summary: Summary, path: Path) -> Path:

@@ -20,10 +20,20 @@ def _series_colors(n: int) -> list:
     return [cmap(i / (n - 1)) for i in range(n)]
 
 
+# label -> metric -> (low, high) per epoch: an interval drawn as a band around the label's line
+Bands = Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]]
+
+
 def _plot_per_epoch(
-    ax: Axes, curves_by_label: Mapping[str, Mapping[str, Sequence[float]]], metric: str
+    ax: Axes,
+    curves_by_label: Mapping[str, Mapping[str, Sequence[float]]],
+    metric: str,
+    bands: Bands | None = None,
 ) -> None:
-    """One line per label for `metric`; epoch 1 is the first entry, missing epochs are NaN."""
+    """One line per label for `metric`; epoch 1 is the first entry, missing epochs are NaN.
+
+    A label with a band for `metric` gets it shaded in its own colour.
+    """
     colors = _series_colors(len(curves_by_label))
     # Markers make a one- or two-epoch run visible; on long runs they would only clutter.
     marker = (
@@ -39,6 +49,13 @@ def _plot_per_epoch(
         shown = np.isfinite(values)
         if shown.any():
             ax.plot(epochs[shown], values[shown], color=color, marker=marker, ms=3, label=label)
+        band = (bands or {}).get(label, {}).get(metric)
+        if band is not None:
+            low, high = (np.asarray(edge, dtype=float) for edge in band)
+            inside = np.isfinite(low) & np.isfinite(high)
+            ax.fill_between(
+                epochs[inside], low[inside], high[inside], color=color, alpha=0.2, linewidth=0
+            )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.grid(alpha=0.3)
@@ -84,12 +101,15 @@ def _add_legend(fig: Figure, title: str) -> None:
 
 
 def learning_curves_figure(
-    curves_by_label: Mapping[str, Mapping[str, Sequence[float]]], title: str = "Learning curves"
+    curves_by_label: Mapping[str, Mapping[str, Sequence[float]]],
+    title: str = "Learning curves",
+    bands: Bands | None = None,
 ) -> Figure:
     """Train and validation loss and accuracy per epoch (2x2 panels), one line per run.
 
     `curves_by_label` maps a run's legend label to its per-epoch metrics as logged by Lightning
-    (`train/loss_epoch`, `val/loss`, `train/acc`, `val/acc`); entry 0 is epoch 1.
+    (`train/loss_epoch`, `val/loss`, `train/acc`, `val/acc`); entry 0 is epoch 1. For a group
+    of seeds the line is the mean and `bands` its interval.
     """
     fig = Figure(figsize=(11, 8), layout="constrained")
     axes = fig.subplots(2, 2)
@@ -100,7 +120,7 @@ def learning_curves_figure(
         ("val/acc", "validation accuracy", "accuracy"),
     ]
     for ax, (metric, panel_title, quantity) in zip(axes.flat, panels, strict=True):
-        _plot_per_epoch(ax, curves_by_label, metric)
+        _plot_per_epoch(ax, curves_by_label, metric, bands)
         ax.set_title(panel_title)
         ax.set_ylabel(quantity)
         logged = np.concatenate(
@@ -174,6 +194,50 @@ def _threshold_line(ax: Axes, threshold: float) -> None:
     ax.plot([], [], color="gray", linestyle="--", linewidth=1, label=label)
 
 
+def _plot_series(
+    ax: Axes,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    names: Sequence[str],
+    bars: Mapping[str, np.ndarray],
+    annotate: bool,
+) -> None:
+    """One marker line per row of `ys` (NaN: a gap), with error bars where `bars` has them."""
+    markers = "osD^v"
+    for i, name in enumerate(names):
+        shown = np.isfinite(ys[i])
+        marker = markers[i % len(markers)]
+        if name in bars:
+            ax.errorbar(
+                xs[shown],
+                ys[i][shown],
+                yerr=bars[name][shown],
+                marker=marker,
+                capsize=4,
+                label=name,
+            )
+        else:
+            ax.plot(xs[shown], ys[i][shown], marker=marker, label=name)
+        if not annotate:
+            continue
+        # The exact numbers matter when two runs differ in the third decimal; the highest value
+        # at an x is labelled above its marker, the others below, so none overlap.
+        # With error bars the label goes beside the marker, where no bar covers it.
+        for j in np.flatnonzero(shown):
+            above = ys[i, j] >= np.nanmax(ys[:, j])
+            offset = (6, 0) if name in bars else (0, 7 if above else -13)
+            ax.annotate(
+                f"{ys[i, j]:.4f}",
+                (xs[j], ys[i, j]),
+                textcoords="offset points",
+                xytext=offset,
+                ha="left" if name in bars else "center",
+                va="center" if name in bars else "baseline",
+                fontsize=8,
+                color=f"C{i}",
+            )
+
+
 def metric_vs_value_figure(
     values: Sequence[str],
     series: Mapping[str, Sequence[float]],
@@ -183,8 +247,11 @@ def metric_vs_value_figure(
     threshold: float | None = None,
     tick_labels: Sequence[str] | None = None,
     min_span: float = 0.0,
+    errors: Mapping[str, Sequence[float]] | None = None,
 ) -> Figure:
     """Final metrics against the swept value, one marker line per entry of `series`.
+
+    A series with `errors` (half-widths of an interval; NaN for none) gets error bars.
 
     Numeric `values` go on a numeric axis (log scale when they span more than two decades);
     anything else becomes categories in the given order, labelled by `tick_labels` if given.
@@ -194,28 +261,14 @@ def metric_vs_value_figure(
     fig = Figure(figsize=(7.5, 5), layout="constrained")
     ax = fig.add_subplot()
     x, order, xlabel = _swept_axis(ax, values, xlabel, tick_labels)
-    markers = "osD^v"
     ys = np.array([np.asarray(y, dtype=float)[order] for y in series.values()]).reshape(
         len(series), len(values)
     )
-    xs = x[order]
-    for i, name in enumerate(series):
-        shown = np.isfinite(ys[i])
-        ax.plot(xs[shown], ys[i][shown], marker=markers[i % len(markers)], label=name)
-        if len(values) <= 10:
-            # The exact numbers matter when two runs differ in the third decimal; the highest
-            # value at an x is labelled above its marker, the others below, so none overlap.
-            for j in np.flatnonzero(shown):
-                above = ys[i, j] >= np.nanmax(ys[:, j])
-                ax.annotate(
-                    f"{ys[i, j]:.4f}",
-                    (xs[j], ys[i, j]),
-                    textcoords="offset points",
-                    xytext=(0, 7 if above else -13),
-                    ha="center",
-                    fontsize=8,
-                    color=f"C{i}",
-                )
+    bars = {
+        name: np.nan_to_num(np.asarray(half_widths, dtype=float)[order])
+        for name, half_widths in (errors or {}).items()
+    }
+    _plot_series(ax, x[order], ys, list(series), bars, annotate=len(values) <= 10)
     ax.margins(y=0.15)
     low, high = ax.get_ylim()
     if high - low < min_span:
