@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from mnist_lab.catalogue.index import render_index, targets_table, verdict_summary
 from mnist_lab.catalogue.judge import judge
-from mnist_lab.catalogue.runner import EntryResult, StepResult
+from mnist_lab.catalogue.runner import EntryResult, StepResult, collect_step
+from mnist_lab.catalogue.schema import Step
 
-from .conftest import entry_with, target
+from .conftest import entry_with, target, write_run
 
 
 @pytest.mark.parametrize(
@@ -93,3 +97,60 @@ def test_judging_targets_on_fake_runs(
     verdict = judge(target(**spec), {"E02": result}, "E02", quick)
     assert verdict.status == status
     assert verdict.measured == (pytest.approx(measured) if measured is not None else None)
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, EntryResult]:
+    """Three seeds of a model `a` at test acc 0.980-0.982, of `b` at 0.970-0.972, of `c` that
+    straddles `a` (0.970-0.992), and one run of `d`."""
+    directory = tmp_path_factory.mktemp("seeds") / "E03_l2" / "train"
+    accuracies = {"a": [0.980, 0.981, 0.982], "b": [0.970, 0.971, 0.972], "c": [0.970, 0.992]}
+    accuracies["d"] = [0.95]
+    index = 0
+    for model, values in accuracies.items():
+        for seed, value in enumerate(values):
+            write_run(
+                directory / str(index), [f"model={model}", f"seed={seed}"], {"test/acc": value}
+            )
+            index += 1
+    step = Step("train", "train", ("-m",))
+    collected = collect_step(StepResult(step, ["python"], directory, returncode=0), Path())
+    return {"E03": EntryResult(entry_with(entry_id="E03"), directory.parent, [collected])}
+
+
+def _mean_of(model: str) -> dict:
+    return {"metric": "test/acc", "where": {"model": model}, "over": "mean"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "status"),
+    [
+        # interval 0.981 ± 0.0025 against a number
+        ({**_mean_of("a"), "above": 0.975}, "met"),
+        ({**_mean_of("a"), "above": 0.99}, "not met"),
+        ({**_mean_of("a"), "above": 0.981}, "not resolved at n=3"),
+        # two groups: Welch's test at 5%
+        ({**_mean_of("a"), "above": _mean_of("b")}, "met"),
+        ({**_mean_of("b"), "above": _mean_of("a")}, "not met"),
+        ({**_mean_of("c"), "above": _mean_of("a")}, "not resolved at n=2 vs 3"),
+        # one run is one number: judged plainly
+        ({**_mean_of("d"), "above": 0.9}, "met"),
+    ],
+)
+def test_targets_over_seeds_are_judged_on_intervals_and_welch(
+    seeds: dict[str, EntryResult], spec: dict, status: str
+) -> None:
+    verdict = judge(target(**spec), seeds, "E03")
+    assert verdict.status == status
+
+
+def test_the_index_shows_the_interval_and_names_the_method(seeds) -> None:
+    entry = entry_with(target(**{**_mean_of("a"), "above": _mean_of("b")}), entry_id="E03")
+    table, verdicts = targets_table(entry, seeds, quick=False)
+    assert "0.9810 ± 0.0025 (n=3) vs 0.9710 ± 0.0025 (n=3)" in table
+    assert verdict_summary(verdicts) == "1 of 1 met"
+    index = render_index(Path("."), [entry], seeds, {})
+    assert "Welch's t-test at 5%" in index
+    unresolved = entry_with(target(**{**_mean_of("a"), "above": 0.981}), entry_id="E03")
+    _, verdicts = targets_table(unresolved, seeds, quick=False)
+    assert verdict_summary(verdicts) == "0 of 1 met, 1 not resolved"

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from mnist_lab.catalogue.judge import Verdict, judge
+from mnist_lab.catalogue.judge import OVER_SEEDS_METHOD, Verdict, judge
 from mnist_lab.catalogue.runner import EntryResult
 from mnist_lab.catalogue.schema import CATALOGUE, COMPARISONS, Entry, Measure, Target
 
@@ -68,8 +68,14 @@ def targets_table(
     for target in entry.targets:
         verdict = judge(target, results, entry.id, quick)
         verdicts.append(verdict)
-        measured = format_number(verdict.measured)
-        if verdict.reference is not None and isinstance(target.reference, Measure):
+        measured = (
+            verdict.measured_estimate.format()
+            if verdict.measured_estimate is not None
+            else format_number(verdict.measured)
+        )
+        if verdict.reference_estimate is not None:
+            measured += f" vs {verdict.reference_estimate.format()}"
+        elif verdict.reference is not None and isinstance(target.reference, Measure):
             measured += f" vs {format_number(verdict.reference)}"
         status = f"**{verdict.status}**" if verdict.status in ("met", "not met") else verdict.status
         rows.append(
@@ -82,10 +88,13 @@ def targets_table(
 def verdict_summary(verdicts: Sequence[Verdict]) -> str:
     """`2 of 3 met`; else `missing`, `quick: not judged`, `reported`, or `-` without targets."""
     judged = [v for v in verdicts if v.status in ("met", "not met")]
-    if judged:
+    unresolved = sum(v.status.startswith("not resolved") for v in verdicts)
+    if judged or unresolved:
         met = sum(v.status == "met" for v in judged)
         missing = sum(v.status.startswith("missing") for v in verdicts)
-        return f"{met} of {len(judged) + missing} met" + (f", {missing} missing" if missing else "")
+        notes = [f"{unresolved} not resolved"] if unresolved else []
+        notes += [f"{missing} missing"] if missing else []
+        return ", ".join([f"{met} of {len(judged) + unresolved + missing} met", *notes])
     for status in ("missing", "quick: not judged", "reported"):
         if any(v.status.startswith(status) for v in verdicts):
             return status
@@ -102,6 +111,8 @@ def render_index(
     """index.md: a summary table, then per experiment its commands, targets, tables, figures."""
     lines = ["# mnist_lab: the experiment catalogue, reproduced", ""]
     lines += [f"- {key}: {value}" for key, value in header.items()]
+    if any(target.measure.over == "mean" for entry in entries for target in entry.targets):
+        lines.append(f"- targets {OVER_SEEDS_METHOD}")
     if quick:
         lines.append(
             "- **quick mode**: tiny budgets to check that every command runs; the numbers mean "

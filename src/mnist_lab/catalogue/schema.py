@@ -25,7 +25,7 @@ COMPARISONS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
     "below": ("<", operator.lt),
     "equals": ("=", operator.eq),
 }
-AGGREGATES = ("max", "min", "count")
+AGGREGATES = ("max", "min", "count", "mean")
 MEASURE_KEYS = {"metric", "entry", "step", "where", "over", "among"}
 TARGET_KEYS = MEASURE_KEYS | {"what", "assignment"} | set(COMPARISONS)
 
@@ -55,7 +55,9 @@ class Measure:
     entry: str | None = None  # None: the entry the target belongs to
     step: str | None = None  # None: that entry's first step
     where: tuple[tuple[str, str], ...] = ()
-    over: str | None = None  # max, min or count over the matching runs; None: exactly one run
+    # max, min, count or mean (over seeds, judged on its interval) of the matching runs;
+    # None: exactly one run
+    over: str | None = None
     among: Condition | None = None
 
     def describe(self, own_entry: str) -> str:
@@ -65,6 +67,8 @@ class Measure:
         selection = ", ".join(f"{key}={value}" for key, value in self.where)
         if self.over == "count":
             text = f"number of finished runs with {self.metric}"
+        elif self.over == "mean":
+            text = f"mean of {self.metric} over seeds"
         else:
             text = f"{self.over} of {self.metric}" if self.over else self.metric
         if self.among:
