@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mnist_lab import LabError
 from mnist_lab.analysis.figures import report_figures
-from mnist_lab.analysis.stats import group_runs, replicate_keys
+from mnist_lab.analysis.stats import replicate_groups
 from mnist_lab.analysis.tables import (
     DEFAULT_THRESHOLD,
     Summary,
@@ -60,11 +60,8 @@ def write_report(
 
 def replicates_table(runs: Sequence[Run], over: Sequence[str] = ()) -> str:
     """The per-group table with intervals when some runs repeat a setting over seeds, else ''."""
-    replicates = replicate_keys(runs, over)
-    groups = group_runs(runs, swept_keys(runs), replicates) if replicates else []
-    if not any(len(group.runs) > 1 for group in groups):
-        return ""
-    return group_table(groups, replicates)
+    replicates, groups = replicate_groups(runs, swept_keys(runs), over)
+    return group_table(groups, replicates) if groups else ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

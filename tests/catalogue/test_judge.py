@@ -133,6 +133,8 @@ def _mean_of(model: str) -> dict:
         ({**_mean_of("a"), "above": _mean_of("b")}, "met"),
         ({**_mean_of("b"), "above": _mean_of("a")}, "not met"),
         ({**_mean_of("c"), "above": _mean_of("a")}, "not resolved at n=2 vs 3"),
+        # against one run's number (d's 0.95): the interval decides
+        ({**_mean_of("a"), "above": {"metric": "test/acc", "where": {"model": "d"}}}, "met"),
         # one run is one number: judged plainly
         ({**_mean_of("d"), "above": 0.9}, "met"),
     ],

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from matplotlib import image as plt_image
 from matplotlib.figure import Figure
 
-from mnist_lab.analysis.stats import Group, estimate, group_runs, replicate_keys
+from mnist_lab.analysis.stats import Group, estimate, replicate_groups
 from mnist_lab.analysis.tables import describe, legend_labels, short_names, swept_keys
 from mnist_lab.plots.curves import (
     dead_units_figure,
@@ -37,11 +37,9 @@ def report_figures(
     keys = swept_keys(runs)
     labels = legend_labels(runs, keys)
     figures: dict[str, Figure] = {}
-    replicates = replicate_keys(runs, over)
-    groups = group_runs(runs, keys, replicates) if replicates else []
-    grouped = any(len(group.runs) > 1 for group in groups)
+    replicates, groups = replicate_groups(runs, keys, over)
     curves = {label: run.curves for label, run in zip(labels, runs, strict=True) if run.curves}
-    if grouped:
+    if groups:
         figures.update(group_figures(groups, replicates, threshold))
     elif curves:
         figures["learning_curves.png"] = learning_curves_figure(curves)
@@ -53,7 +51,7 @@ def report_figures(
     boundaries = boundaries_figure(runs, labels)
     if boundaries is not None:
         figures["decision_boundaries.png"] = boundaries
-    if not grouped and len(keys) == 1 and len({run.value(keys[0]) for run in runs}) > 1:
+    if not groups and len(keys) == 1 and len({run.value(keys[0]) for run in runs}) > 1:
         file_name = re.sub(r"[^\w-]", "_", keys[0])  # dots and brackets make awkward names
         figures[f"accuracy_vs_{file_name}.png"] = accuracy_figure(runs, keys[0], threshold)
     return figures

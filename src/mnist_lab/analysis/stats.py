@@ -102,3 +102,15 @@ def group_runs(runs: Sequence[Run], keys: Sequence[str], over: Sequence[str]) ->
         group = groups.setdefault(values, Group(dict(zip(settings_keys, values, strict=True)), []))
         group.runs.append(run)
     return list(groups.values())
+
+
+def replicate_groups(
+    runs: Sequence[Run], keys: Sequence[str], over: Sequence[str] = ()
+) -> tuple[list[str], list[Group]]:
+    """The replicate keys among the runs and the groups of the swept `keys` they form.
+
+    No groups when no setting was repeated: then every run is its own result.
+    """
+    replicates = replicate_keys(runs, over)
+    groups = group_runs(runs, keys, replicates) if replicates else []
+    return replicates, groups if any(len(group.runs) > 1 for group in groups) else []

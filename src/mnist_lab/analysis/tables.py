@@ -225,14 +225,21 @@ def group_table(groups: Sequence[Group], over: Sequence[str]) -> str:
     columns = [*(keys or ["setting"]), "runs", "params", *GROUP_MEASURES]
     alignment = ["---"] * max(len(keys), 1) + ["---:"] * (len(columns) - max(len(keys), 1))
     rows = ["| " + " | ".join(columns) + " |", "|" + "|".join(alignment) + "|"]
-    best_val = GROUP_MEASURES["best val acc"]
-    for group in sorted(groups, key=lambda g: _descending(g.estimate(best_val).mean)):
+    estimates = [
+        {name: group.estimate(measure) for name, measure in GROUP_MEASURES.items()}
+        for group in groups
+    ]
+    by_best_val = sorted(
+        zip(groups, estimates, strict=True),
+        key=lambda pair: _descending(pair[1]["best val acc"].mean),
+    )
+    for group, estimate in by_best_val:
         params = group.runs[0].params
         cells = [
             *([short_value(v) for v in group.settings.values()] or ["all runs"]),
             f"{len(group.finished)} of {len(group.runs)}",
             "-" if math.isnan(params) else f"{params:,.0f}",
-            *(group.estimate(measure).format() for measure in GROUP_MEASURES.values()),
+            *(e.format() for e in estimate.values()),
         ]
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     caption = (

@@ -1,10 +1,11 @@
 """Judge a catalogue target: measure its number from the runs and compare it.
 
-A measure `over: mean` is a sample (one value per seed). Against a number it is judged on the
-95% Student-t interval of its mean: met when the whole interval is on the target's side, not met
-when the whole interval is on the other, else "not resolved at n=<n>". Two samples are compared
-by Welch's t-test at 5% (two-sided): a significant difference decides, none leaves the target
-not resolved. A sample of one run is judged as a single number.
+A measure `over: mean` is a sample (one value per seed). Against a number (given, or another
+measure's single number) it is judged on the 95% Student-t interval of its mean: met when the
+whole interval is on the target's side, not met when it is wholly on the other side, else "not
+resolved at n=<n>". Two samples are compared by Welch's t-test at 5% (two-sided): a significant
+difference decides, none leaves the target not resolved. A sample of one run is judged as a
+single number.
 """
 
 from __future__ import annotations
@@ -125,11 +126,17 @@ def judge_over_seeds(
         else:
             status = "met" if direction else "not met"
         return Verdict(measured.mean, status, against.mean, measured, against)
-    if measured.n < 2 or isinstance(target.reference, Measure) or target.reference is None:
+    if measured.n < 2 or target.reference is None:
         return None
-    side = _side(target.comparison, measured.low, measured.high, float(target.reference))
+    if isinstance(target.reference, Measure):  # one run's number, or a max, min or count
+        reference, missing = measure_value(target.reference, results, own_entry)
+        if reference is None:
+            return Verdict(measured.mean, f"missing: {missing}", measured_estimate=measured)
+    else:
+        reference = float(target.reference)
+    side = _side(target.comparison, measured.low, measured.high, reference)
     status = side if side != "not resolved" else f"not resolved at n={measured.n}"
-    return Verdict(measured.mean, status, float(target.reference), measured)
+    return Verdict(measured.mean, status, reference, measured)
 
 
 def judge(

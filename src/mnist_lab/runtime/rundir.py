@@ -95,15 +95,17 @@ class RunDir:
         existing = [path for path in candidates if path.is_file()]
         return max(existing, key=lambda path: path.stat().st_mtime, default=None)
 
+    def outputs(self) -> list[Path]:
+        """What the task wrote: everything but what Hydra writes before it (`.hydra/`, logs)."""
+        return [p for p in self.path.iterdir() if p.name != HYDRA_DIR and p.suffix != ".log"]
+
     def is_empty(self) -> bool:
         """True when the directory holds only what Hydra wrote before the task began."""
-        return all(p.name == HYDRA_DIR or p.suffix == ".log" for p in self.path.iterdir())
+        return not self.outputs()
 
     def clear_outputs(self) -> None:
         """Remove an earlier attempt's outputs, keeping what Hydra wrote for this one."""
-        for path in self.path.iterdir():
-            if path.name == HYDRA_DIR or path.suffix == ".log":
-                continue
+        for path in self.outputs():
             if path.is_dir():
                 shutil.rmtree(path)
             else:
@@ -119,9 +121,8 @@ class RunDir:
         if not self.path.is_dir():
             raise LabError(f"{self.path} does not exist; give a run dir (outputs/train/runs/...)")
         if not (self.path / CONFIG_FILE).is_file():
-            members = sorted(p.name for p in self.path.iterdir() if (p / HYDRA_DIR).is_dir())
-            example = self.path / members[0] if members else None
-            hint = f" (a sweep dir: give one of its runs, e.g. {example})" if members else ""
+            members = sorted(p for p in self.path.iterdir() if RunDir(p).is_run)
+            hint = f" (a sweep dir: give one of its runs, e.g. {members[0]})" if members else ""
             raise LabError(
                 f"{self.path} has no {CONFIG_FILE}; {command} needs a run dir made by "
                 f"mnist_lab.train{hint}"
