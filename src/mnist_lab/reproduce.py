@@ -18,7 +18,7 @@ import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import datetime
 from pathlib import Path
 
@@ -145,10 +145,21 @@ def run_all(
     results: dict[str, EntryResult] = {}
     started = time.perf_counter()
     index = plan.out / "index.md"
-    # Longest first, so the last experiment to start is a short one.
-    order = sorted(entries, key=lambda entry: -entry.expected_s)
+    # Longest first, so the last experiment to start is a short one; an entry that reads others'
+    # runs after all of those, so that it waits only for entries already running.
+    order = sorted(entries, key=lambda entry: (bool(entry.after), -entry.expected_s))
+    submitted: dict[str, Future[EntryResult]] = {}
+
+    def run_after(entry: Entry) -> EntryResult:
+        for other in entry.after:
+            if other in submitted:
+                submitted[other].exception()  # waits; its own failure is reported as its own
+        return run_entry(entry, plan)
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_entry, entry, plan): entry for entry in order}
+        for entry in order:
+            submitted[entry.id] = pool.submit(run_after, entry)
+        futures = {submitted[entry.id]: entry for entry in order}
         for future in as_completed(futures):
             entry = futures[future]
             results[entry.id] = future.result()
@@ -172,7 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LabError as error:
         return print_error(error)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    plan = Plan(args.out or default_out(args.quick), threads, catalogue.quick_train, args.quick)
+    plan = Plan(
+        args.out or default_out(args.quick),
+        threads,
+        catalogue.quick_train,
+        args.quick,
+        catalogue.entries,
+    )
     if args.dry_run:
         print_plan(console, entries, plan, args.jobs)
         return 0
