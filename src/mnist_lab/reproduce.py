@@ -25,6 +25,7 @@ from pathlib import Path
 from rich.console import Console
 
 from mnist_lab import LabError
+from mnist_lab.catalogue.asks import Ask, load_asks
 from mnist_lab.catalogue.index import (
     format_seconds,
     render_index,
@@ -133,7 +134,12 @@ def print_progress(
 
 
 def run_all(
-    console: Console, entries: Sequence[Entry], plan: Plan, jobs: int, header: dict[str, str]
+    console: Console,
+    entries: Sequence[Entry],
+    plan: Plan,
+    jobs: int,
+    header: dict[str, str],
+    asks: Sequence[Ask] = (),
 ) -> dict[str, EntryResult]:
     """Run the entries `jobs` at a time, rewriting `<out>/index.md` as each one ends."""
     planned = sum(entry.expected_s for entry in entries) / jobs
@@ -164,11 +170,11 @@ def run_all(
             entry = futures[future]
             results[entry.id] = future.result()
             header["wall time so far"] = format_seconds(time.perf_counter() - started)
-            index.write_text(render_index(plan.out, entries, results, header, plan.quick))
+            index.write_text(render_index(plan.out, entries, results, header, plan.quick, asks))
             print_progress(console, entry, results, len(entries), plan.quick, started)
     header.pop("wall time so far")
     header["wall time"] = format_seconds(time.perf_counter() - started)
-    index.write_text(render_index(plan.out, entries, results, header, plan.quick))
+    index.write_text(render_index(plan.out, entries, results, header, plan.quick, asks))
     console.print(f"index: {index}")
     return results
 
@@ -180,6 +186,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         catalogue = load_catalogue()
         entries = select(catalogue, args.only)
+        selected = {entry.id for entry in entries}
+        # Under --only, the asks that the chosen experiments answer.
+        asks = [
+            ask
+            for ask in load_asks(catalogue.entries)
+            if not args.only or selected.intersection(ask.answered_by)
+        ]
     except LabError as error:
         return print_error(error)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
@@ -198,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.out.mkdir(parents=True, exist_ok=True)
     command = ["python", "-m", "mnist_lab.reproduce", *(sys.argv[1:] if argv is None else argv)]
     header = run_header(shlex.join(command), args.jobs, threads)
-    results = run_all(console, entries, plan, args.jobs, header)
+    results = run_all(console, entries, plan, args.jobs, header, asks)
     return 0 if all(not r.status.startswith("failed") for r in results.values()) else 1
 
 
