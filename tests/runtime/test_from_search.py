@@ -73,6 +73,7 @@ def test_given_settings_win_and_the_member_is_recorded(
     sweep = write_optuna_sweep(tmp_path)
     arguments = ["-m", "experiment=fashion_mlp", f"from_search={sweep}", "data.batch_size=32"]
     expanded = search_arguments([*arguments, "seed=1,2,3"])
+    assert expanded[0] == "-m"  # Hydra takes its flags before the overrides
     assert "data.batch_size=128" not in expanded and "data.batch_size=32" in expanded
     assert "search.depth=4" in expanded and "model.optimizer.lr=0.0012345678901234" in expanded
     assert expanded[-1] == "from_search_member='member 1'"

@@ -148,7 +148,8 @@ def search_arguments(arguments: list[str]) -> list[str]:
         return arguments
     best = best_of_sweep(value)
     print(best.describe(value), flush=True)
-    others = [a for a in arguments if override_key(a) != "from_search_member"]
+    flags = [a for a in arguments if a.startswith("-")]  # Hydra reads -m before any override
+    others = [a for a in arguments if a not in flags and override_key(a) != "from_search_member"]
     given_keys = {override_key(a) for a in others if "=" in a}
     taken = [f"{key}={v}" for key, v in best.settings.items() if key not in given_keys]
-    return [*taken, *others, f"from_search_member='{best.member}'"]
+    return [*flags, *taken, *others, f"from_search_member='{best.member}'"]
