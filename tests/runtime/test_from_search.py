@@ -65,6 +65,8 @@ def test_an_optuna_search_gives_its_saved_best_trial(tmp_path: Path) -> None:
     alone = best_of_sweep(write_optuna_sweep(tmp_path / "alone", with_members=False))
     assert alone.settings == best.settings
     assert alone.member == "optimization_results.yaml"
+    assert "(0.8750); taking " in alone.describe("d")  # no count to give
+    assert "(0.8750, of 2 settings)" in best.describe("d")
 
 
 def test_given_settings_win_and_the_member_is_recorded(
@@ -81,6 +83,9 @@ def test_given_settings_win_and_the_member_is_recorded(
     printed = capsys.readouterr().out
     assert "from_search: member 1 of" in printed and "search.depth=4" in printed
     assert search_arguments(["experiment=fashion_mlp"]) == ["experiment=fashion_mlp"]
+    assert search_arguments(["from_search=null"]) == ["from_search=null"]
+    with pytest.raises(LabError, match="from_search is empty; expected a sweep dir, or null"):
+        search_arguments(["from_search="])
 
 
 def test_the_retrain_config_takes_the_search_result(tmp_path: Path) -> None:

@@ -39,14 +39,15 @@ class Best:
     settings: dict[str, str]  # key -> value, as written on a command line
     metric: str
     value: float
-    compared: int  # how many settings the sweep compared
+    compared: int  # how many settings the sweep compared (0: unknown, no member dirs left)
 
     def describe(self, directory: str) -> str:
         """One line for the log: which member, by which number, and the values taken."""
         values = " ".join(f"{key}={value}" for key, value in self.settings.items())
+        out_of = f", of {self.compared} settings" if self.compared else ""
         return (
             f"from_search: {self.member} of {directory} has the best {self.metric} "
-            f"({self.value:.4f}, of {self.compared} settings); taking {values}"
+            f"({self.value:.4f}{out_of}); taking {values}"
         )
 
 
@@ -146,6 +147,8 @@ def search_arguments(arguments: list[str]) -> list[str]:
     value = given[-1].split("=", 1)[1].strip("'\"") if given else "null"
     if value == "null":
         return arguments
+    if not value.strip():
+        raise LabError("from_search is empty; expected a sweep dir, or null")
     best = best_of_sweep(value)
     print(best.describe(value), flush=True)
     flags = [a for a in arguments if a.startswith("-")]  # Hydra reads -m before any override
