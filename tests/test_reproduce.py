@@ -35,8 +35,13 @@ def test_help_and_dry_run_never_import_torch_or_lightning(tmp_path: Path, argume
 def test_dry_run_prints_every_command_with_its_folder(tmp_path: Path, capsys) -> None:
     assert main(["--dry-run", "--only", "e13", "--out", str(tmp_path / "r")]) == 0
     printed = capsys.readouterr().out
-    assert "hparams_search=fashion_mlp hydra.sweeper.n_trials=10" in printed
-    assert f"hydra.run.dir={tmp_path / 'r' / 'E13_fashion_mlp' / 'retrain'}" in printed
+    folder = tmp_path / "r" / "E13_fashion_mlp"
+    assert f"hparams_search=fashion_mlp hydra.sweep.dir={folder / 'search'}" in printed
+    # The retrain reads the search's result from the search step's folder.
+    assert (
+        f"from_search={folder / 'search'} seed=1,2,3 hydra.sweep.dir={folder / 'retrain'}"
+        in printed
+    )
     assert "planned:" in printed
     assert not (tmp_path / "r").exists()
 

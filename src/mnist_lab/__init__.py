@@ -12,3 +12,9 @@ __version__ = "0.1.0"
 
 class LabError(Exception):
     """An error caused by the user's input; the entry points print it as one line and exit 2."""
+
+
+# Last: the resolvers module imports nothing of the lab's, but every config reader needs them.
+from mnist_lab.runtime.resolvers import register_resolvers  # noqa: E402
+
+register_resolvers()

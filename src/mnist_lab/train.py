@@ -14,6 +14,7 @@ from omegaconf import DictConfig, open_dict
 
 from mnist_lab.runtime.cli import CONF_DIR, entry_point
 from mnist_lab.runtime.distributed import own_process_group
+from mnist_lab.runtime.from_search import search_arguments
 from mnist_lab.runtime.resume import resume_arguments, resume_member
 from mnist_lab.runtime.rules import check_config
 from mnist_lab.runtime.task import run_task
@@ -23,10 +24,11 @@ def compose_config(overrides: Sequence[str] = (), output_dir: str | Path = "outp
     """The config `python -m mnist_lab.train <overrides>` would train, writing into `output_dir`.
 
     For notebooks and scripts, where no Hydra app sets the run dir; checked like the command
-    line's (ConfigError names a value the lab does not accept). Train it with `train(cfg)`.
+    line's (ConfigError names a value the lab does not accept), `from_search` included. Train
+    it with `train(cfg)`.
     """
     with hydra.initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = hydra.compose("train", overrides=list(overrides))
+        cfg = hydra.compose("train", overrides=search_arguments(list(overrides)))
     with open_dict(cfg):
         cfg.paths.output_dir = str(output_dir)
     check_config(cfg)
@@ -112,4 +114,7 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    entry_point(main, "train", rewrite=resume_arguments)
+    # from_search first: a resumed run replays the settings it took, not the sweep's best now.
+    entry_point(
+        main, "train", rewrite=lambda arguments: resume_arguments(search_arguments(arguments))
+    )

@@ -54,7 +54,8 @@ def composable(arguments: list[str]) -> list[str]:
 def test_every_train_step_composes_into_an_accepted_config(
     entry: Entry, step: Step, quick: bool, tmp_path: Path
 ) -> None:
-    command = step_command(step, tmp_path / "dir", {}, 1, CATALOGUE.quick_train, quick)
+    earlier = {other.name: tmp_path / other.name for other in entry.steps}  # `{search}` etc.
+    command = step_command(step, tmp_path / "dir", earlier, 1, CATALOGUE.quick_train, quick)
     assert command[:3] == [sys.executable, "-m", "mnist_lab.train"]
     flag = "hydra.sweep.dir" if step.multirun else "hydra.run.dir"
     assert f"{flag}={tmp_path / 'dir'}" in command
@@ -69,8 +70,9 @@ def test_every_train_step_composes_into_an_accepted_config(
 
 def test_full_budgets_keep_what_the_targets_rest_on(tmp_path: Path) -> None:
     def composed(entry_id: str, step_index: int = 0):
-        step = CATALOGUE.entries[entry_id].steps[step_index]
-        command = step_command(step, tmp_path, {}, 1)
+        steps = CATALOGUE.entries[entry_id].steps
+        earlier = {other.name: tmp_path / other.name for other in steps}
+        command = step_command(steps[step_index], tmp_path, earlier, 1)
         with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
             return compose("train", overrides=composable(command[3:]))
 
@@ -78,6 +80,8 @@ def test_full_budgets_keep_what_the_targets_rest_on(tmp_path: Path) -> None:
     assert (cnn.trainer.max_epochs, cnn.data.batch_size, cnn.data.subset_size) == (10, 32, None)
     assert composed("E08").data.subset_size == 10000
     assert composed("E13", 1).trainer.max_epochs == 10  # the retrain is not shrunk
+    # E14's candidates and its final runs train as long as E13's retrain: a like-for-like test.
+    assert composed("E14", 0).trainer.max_epochs == composed("E14", 1).trainer.max_epochs == 10
     assert composed("E18").trainer.max_epochs == 30
 
 

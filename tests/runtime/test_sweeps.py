@@ -7,7 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
+from mnist_lab.runtime.rundir import RunDir
 from tests.helpers.cli import run_cli
 
 pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
@@ -76,5 +78,25 @@ def test_optuna_search_runs_two_trials_on_validation_accuracy(
         assert "val/acc_best" in metrics
         assert not any(key.startswith("test/") for key in metrics)  # the search never tests
     (sweep,) = list((outputs / "train" / "multiruns").iterdir())
-    best = (sweep / "optimization_results.yaml").read_text()
-    assert "best_params" in best and "search.width_1" in best
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())["best_params"]
+    assert best["search.depth"] in (3, 4, 5)
+
+    # The retrain reads the best trial from the search's own result and tests once.
+    retrain = run_cli(
+        "mnist_lab.train",
+        "experiment=fashion_mlp",
+        f"from_search={sweep}",
+        "trainer.max_epochs=1",
+        log_dir=outputs,
+        data_dir=tiny_data_dir,
+    )
+    assert retrain.returncode == 0, retrain.stderr[-3000:]
+    (run,) = list((outputs / "train" / "runs").iterdir())
+    config = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
+    assert config["from_search"] == str(sweep)
+    assert config["from_search_member"].startswith("member ")
+    for key, value in best.items():
+        assert f"{key}={value}" in (run / ".hydra" / "overrides.yaml").read_text()
+    # Saved unresolved, as Hydra saves every config; a reader of the run resolves the depth.
+    assert len(RunDir(run).config().model.net.hidden_dims) == best["search.depth"]
+    assert "test/acc" in json.loads((run / "metrics.json").read_text())

@@ -63,7 +63,8 @@ def resumable_run(value: str, root: str | Path) -> RunDir | None:
     return run
 
 
-def _key(argument: str) -> str:
+def override_key(argument: str) -> str:
+    """The key of a command-line override: `+a.b=1`, `~a.b` and `a.b=1` all give `a.b`."""
     return argument.split("=", 1)[0].lstrip("+~")
 
 
@@ -73,19 +74,19 @@ def resume_arguments(arguments: list[str]) -> list[str]:
     Other command-line overrides are kept and win over the run's saved ones (for example
     `trainer.max_epochs=20` to train a finished run for longer).
     """
-    given = [a for a in arguments if _key(a) == "ckpt_path"]
+    given = [a for a in arguments if override_key(a) == "ckpt_path"]
     if not given:
         return arguments
     value = given[-1].split("=", 1)[1].strip("'\"")
-    given_root = [a.split("=", 1)[1] for a in arguments if _key(a) == "paths.log_dir"]
+    given_root = [a.split("=", 1)[1] for a in arguments if override_key(a) == "paths.log_dir"]
     run = resumable_run(value, given_root[0] if given_root else default_log_dir())
     if run is None:
         return arguments
     if any(a in ("-m", "--multirun") for a in arguments):
         raise LabError(f"ckpt_path={value} resumes a single run; drop -m/--multirun")
-    others = [a for a in arguments if _key(a) != "ckpt_path"]
-    given_keys = {_key(a) for a in others if "=" in a}
-    kept = [a for a in run.override_list() if _key(a) not in given_keys | {"ckpt_path"}]
+    others = [a for a in arguments if override_key(a) != "ckpt_path"]
+    given_keys = {override_key(a) for a in others if "=" in a}
+    kept = [a for a in run.override_list() if override_key(a) not in given_keys | {"ckpt_path"}]
     print(f"resuming {run.path} from {LAST_CHECKPOINT}", flush=True)
     return [*kept, *others, f"ckpt_path='{run.last_checkpoint}'", f"hydra.run.dir='{run.path}'"]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 
 from mnist_lab import LabError
 
@@ -61,6 +62,10 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_text(value: Any) -> bool:
+    return isinstance(value, str)
 
 
 def boolean(value: Any) -> bool:
@@ -151,6 +156,8 @@ TRAIN_RULES = (
     Rule("callbacks.trajectory.snapshots_per_epoch", positive_int, "an integer >= 1"),
     Rule("trainer.max_epochs", positive_int, "an integer >= 1"),
     _choice("trainer.accelerator", ACCELERATORS),
+    Rule("from_search", optional(is_text), "null or a sweep dir"),
+    Rule("from_search_member", optional(is_text), "null (it is set by from_search)"),
     _SEED,
 )
 
@@ -209,6 +216,15 @@ def check_config(cfg: DictConfig, app: str = "train") -> None:
 
     `app` is the name of the config file the app composes (a key of APPS).
     """
+    try:
+        _check_rules(cfg, app)
+    except InterpolationResolutionError as error:
+        # A resolver's complaint (e.g. `${lab.first:...}` given a depth beyond its widths).
+        reason = str(error).splitlines()[0].split("while resolving interpolation: ", 1)[-1]
+        raise ConfigError(f"{error.full_key}: {reason}") from None
+
+
+def _check_rules(cfg: DictConfig, app: str) -> None:
     check_hidden_unit_budget(cfg)
     for rule in APPS[app]:
         if rule.when is not None and _select(cfg, rule.when[0]) != rule.when[1]:

@@ -13,6 +13,7 @@
     <run dir>/decision_boundary.png  a toy 2-D run's boundary (the report sets them side by side)
     <dir>/report.md, report.csv      `mnist_lab.report`'s table of a run or sweep (the
                                      catalogue's index shows the report.md of a step)
+    <sweep dir>/optimization_results.yaml  an Optuna search's best trial (from_search reads it)
 
 Everything else a run writes (other figures, `model_summary.txt`, `tensorboard/`) is for people, not
 read back. Torch-free: resume and the report read run dirs before anything heavy is imported.
@@ -54,6 +55,7 @@ SAMPLES_PATTERN = "samples_epoch_{epoch:03d}.png"
 DECISION_BOUNDARY_FILE = "decision_boundary.png"
 REPORT_FILE = "report.md"
 REPORT_CSV = "report.csv"
+OPTUNA_RESULTS_FILE = "optimization_results.yaml"
 
 _ABSENT = object()
 
@@ -336,6 +338,25 @@ def read_curves(path: Path) -> dict[str, list[float]]:
         column: [values.get(epoch, math.nan) for epoch in range(epochs)]
         for column, values in by_epoch.items()
     }
+
+
+def optuna_best_trial(directory: str | Path) -> tuple[dict[str, Any], float] | None:
+    """The best trial's parameters and value an Optuna sweep saved; None without the file.
+
+    Raises LabError when the file holds no single best trial (a multi-objective search).
+    """
+    path = Path(directory) / OPTUNA_RESULTS_FILE
+    if not path.is_file():
+        return None
+    results = yaml.safe_load(path.read_text()) or {}
+    best = results.get("best_params") if isinstance(results, dict) else None
+    value = results.get("best_value") if isinstance(results, dict) else None
+    if not isinstance(best, dict) or not best or not isinstance(value, (int, float)):
+        raise LabError(
+            f"{path} has no best_params and best_value; expected the result of a "
+            f"single-objective Optuna search"
+        )
+    return best, float(value)
 
 
 def find_runs(directory: str | Path) -> list[Run]:
