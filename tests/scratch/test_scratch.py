@@ -375,6 +375,69 @@ def test_scratch_keys_say_what_the_lightning_half_says(tmp_path: Path) -> None:
     assert (toy.lr, toy.max_epochs) == (0.01, 60)
 
 
+SCRATCH_EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "scratch" / "experiment").glob("*.yaml"))
+
+
+def sweep_members(config_name: str, overrides: list[str]) -> list[list[str]]:
+    """The overrides of each member of the sweep the config's hydra.sweeper.params spell out."""
+    with initialize_config_dir(str(CONF_DIR / "scratch"), version_base="1.3"):
+        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
+    params = cfg.hydra.sweeper.params or {}
+    members: list[list[str]] = [[]]
+    for key, values in params.items():
+        members = [[*m, f"{key}={v}"] for m in members for v in str(values).split(",")]
+    return members
+
+
+@pytest.mark.parametrize("experiment", SCRATCH_EXPERIMENTS)
+def test_every_scratch_experiment_member_composes_and_passes_checks(
+    tmp_path: Path, experiment: str
+) -> None:
+    for member in sweep_members("scratch", [f"experiment={experiment}"]):
+        cfg = scratch_config("scratch", [f"experiment={experiment}", *member], tmp_path, tmp_path)
+        check_config(cfg, "scratch")
+        assert cfg.model.name == "two_layer"  # CS7643 A1 §5 is about the two-layer MLP
+
+
+def test_the_sweeps_vary_one_setting_and_the_tuning_three(tmp_path: Path) -> None:
+    """§5a-b: one hyper-parameter at a time, the rest at the defaults; §5d: at least three,
+    epochs not counted."""
+    keys = {
+        name: {o.split("=")[0] for m in sweep_members("scratch", [f"experiment={name}"]) for o in m}
+        for name in ("lr_sweep", "l2_sweep", "tuning")
+    }
+    assert keys["lr_sweep"] == {"optimizer.lr"}
+    assert keys["l2_sweep"] == {"optimizer.weight_decay"}
+    assert len(keys["tuning"] - {"max_epochs", "seed"}) >= 3
+    defaults = OmegaConf.to_container(scratch_config("scratch", [], tmp_path, tmp_path))
+    for name in ("lr_sweep", "l2_sweep", "tuning"):
+        cfg = OmegaConf.to_container(
+            scratch_config("scratch", [f"experiment={name}"], tmp_path, tmp_path)
+        )
+        assert cfg == defaults, name  # only the swept keys differ between the members
+
+
+def test_the_tuned_setting_is_a_member_of_the_grid_and_changes_three_defaults(
+    tmp_path: Path,
+) -> None:
+    tuned = scratch_config("scratch", ["experiment=tuned"], tmp_path, tmp_path)
+    defaults = scratch_config("scratch", [], tmp_path, tmp_path)
+    grid = sweep_members("scratch", ["experiment=tuning"])
+    keys = [override.split("=")[0] for override in grid[0]]
+    members = [
+        scratch_config("scratch", ["experiment=tuning", *member], tmp_path, tmp_path)
+        for member in grid
+    ]
+    same = [
+        m
+        for m in members
+        if all(OmegaConf.select(m, k) == OmegaConf.select(tuned, k) for k in keys)
+    ]
+    assert len(same) == 1
+    assert OmegaConf.to_container(same[0]) == OmegaConf.to_container(tuned)
+    assert all(OmegaConf.select(tuned, k) != OmegaConf.select(defaults, k) for k in keys)
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
