@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -32,7 +33,14 @@ def test_a_short_run_learns_and_leaves_everything_a_user_expects(train_config, t
     assert metrics["test/acc"] > 0.9  # the toy classes are easy: a bar at a class-specific row
     assert (run / "checkpoints" / "best.ckpt").is_file()
     assert (run / "checkpoints" / "last.ckpt").is_file()
-    assert json.loads((run / "metrics.json").read_text())["test/acc"] == metrics["test/acc"]
+    saved = json.loads((run / "metrics.json").read_text())
+    assert saved["test/acc"] == metrics["test/acc"]
+    # CS155 set 4 §2A: the versions and the device, in metrics.json and the hparams
+    environment = saved["environment"]
+    assert set(environment) == {"python", "torch", "lightning", "hydra-core", "numpy", "device"}
+    assert environment["torch"] == torch.__version__ and environment["device"].startswith("cpu: ")
+    hparams = (run / "csv" / "hparams.yaml").read_text()
+    assert f"environment/torch: {torch.__version__}" in hparams
     summary = (run / "model_summary.txt").read_text()
     assert "Out sizes" in summary and "[1, 200]" in summary and "178 K" in summary
     assert (run / "confusion_matrix.png").stat().st_size > 10_000
@@ -70,6 +78,8 @@ def test_cli_train_then_evaluate_recomposes_the_runs_own_config(tmp_path: Path, 
     assert "Out sizes" in trained.stdout  # the per-layer summary is printed
     (run,) = list((outputs / "train" / "runs").iterdir())
     saved = json.loads((run / "metrics.json").read_text())
+    versions = f"versions: python {saved['environment']['python']}, torch {torch.__version__}, "
+    assert versions in trained.stdout
 
     evaluated = run_cli(
         "mnist_lab.evaluate", f"ckpt_path={run}", log_dir=outputs, data_dir=tiny_data_dir
@@ -79,9 +89,10 @@ def test_cli_train_then_evaluate_recomposes_the_runs_own_config(tmp_path: Path, 
     assert "200 fashion_mnist test images" in evaluated.stdout
     (evaluation,) = list((outputs / "evaluate" / "runs").iterdir())
     assert (evaluation / "confusion_matrix.png").is_file()
-    assert json.loads((evaluation / "metrics.json").read_text())["test/acc"] == pytest.approx(
-        saved["test/acc"]
-    )
+    evaluated_metrics = json.loads((evaluation / "metrics.json").read_text())
+    assert evaluated_metrics["test/acc"] == pytest.approx(saved["test/acc"])
+    assert evaluated_metrics["environment"] == saved["environment"]
+    assert versions in evaluated.stdout
 
     by_file = run_cli(
         "mnist_lab.evaluate",
@@ -104,6 +115,16 @@ def test_visualize_draws_every_class(tmp_path: Path, tiny_data_dir: Path) -> Non
     (png,) = list(tmp_path.rglob("samples_fashion_mnist_train.png"))
     assert png.stat().st_size > 10_000
     assert "torch" not in result.stderr
+    # CS155 set 4 §2B's data facts, printed and saved (the tiny data: 600 train, 200 test)
+    facts = json.loads((png.parent / "metrics.json").read_text())
+    assert (facts["official_train/images"], facts["val/images"], facts["test/images"]) == (
+        600,
+        60,
+        200,
+    )
+    table = (png.parent / "report.md").read_text()
+    assert "| official_train | 600 | 0 | 255 |" in table and table in result.stdout
+    assert facts["environment"]["numpy"] == np.__version__ and "torch" not in facts["environment"]
 
 
 @pytest.mark.slow

@@ -56,6 +56,12 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     from mnist_lab.callbacks import ConfusionMatrixFigure
     from mnist_lab.models.classifier import Classifier
     from mnist_lab.runtime.assemble import build_trainer, scalar_metrics
+    from mnist_lab.runtime.environment import (
+        LIGHTNING_LIBRARIES,
+        environment_line,
+        run_environment,
+        torch_device_name,
+    )
 
     run_cfg = run.config()
     # The run's interpolations (paths, seed) resolve against this evaluation's values.
@@ -70,12 +76,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer = build_trainer(cfg, [confusion] if isinstance(model, Classifier) else [], False)
     trainer.test(model, datamodule=datamodule)
     metrics = scalar_metrics(trainer.callback_metrics)
-    RunDir(cfg.paths.output_dir).write_metrics(metrics)
+    environment = run_environment(
+        LIGHTNING_LIBRARIES, torch_device_name(trainer.strategy.root_device)
+    )
+    RunDir(cfg.paths.output_dir).write_metrics({**metrics, "environment": environment})
     if "test/acc" in metrics:
         summary = f"test loss {metrics['test/loss']:.4f}, test accuracy {metrics['test/acc']:.4f}"
     else:  # autoencoders and GANs report other test metrics
         tested = sorted((k, v) for k, v in metrics.items() if k.startswith("test/"))
         summary = ", ".join(f"{name} {value:.4f}" for name, value in tested)
+    print(environment_line(environment))
     print(f"checkpoint {checkpoint}")
     tested_on = f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} test"
     print(f"{summary} on {tested_on} {datamodule.spec.items}")

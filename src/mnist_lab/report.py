@@ -28,8 +28,11 @@ from mnist_lab.analysis.tables import (
     swept_keys,
     write_csv,
 )
+from mnist_lab.analysis.versus import compare, sweep_name, versus_figure, versus_table
 from mnist_lab.runtime.cli import ArgumentParser, print_error
-from mnist_lab.runtime.rundir import Run, find_runs
+from mnist_lab.runtime.rundir import REPORT_CSV, REPORT_FILE, Run, find_runs
+
+VERSUS_FIGURE = "versus.png"
 
 
 def write_report(
@@ -50,11 +53,11 @@ def write_report(
     for name, figure in figures.items():
         figure.savefig(directory / name, dpi=110)
         paths.append(directory / name)
-    report_md = directory / "report.md"
+    report_md = directory / REPORT_FILE
     images = "".join(f"\n![{name}]({name})\n" for name in figures)
     sections = [markdown_table(summary), seed_table(runs, threshold), replicates_table(runs, over)]
     report_md.write_text("\n".join(section for section in sections if section) + images)
-    paths += [report_md, write_csv(summary, directory / "report.csv")]
+    paths += [report_md, write_csv(summary, directory / REPORT_CSV)]
     return summary, paths
 
 
@@ -62,6 +65,21 @@ def replicates_table(runs: Sequence[Run], over: Sequence[str] = ()) -> str:
     """The per-group table with intervals when some runs repeat a setting over seeds, else ''."""
     replicates, groups = replicate_groups(runs, swept_keys(runs), over)
     return group_table(groups, replicates) if groups else ""
+
+
+def write_versus(directory: Path, other: Path, out: Path | None) -> list[Path]:
+    """The best setting of `directory`'s sweep beside the closest of `other`'s, into `out`."""
+    runs, other_runs = find_runs(directory), find_runs(other)
+    try:
+        versus = compare(runs, other_runs)
+    except ValueError as error:
+        raise LabError(f"--versus {other}: {error}") from None
+    names = sweep_name(runs), sweep_name(other_runs)
+    out = out or directory / "versus"
+    out.mkdir(parents=True, exist_ok=True)
+    versus_figure(versus, *names).savefig(out / VERSUS_FIGURE, dpi=110)
+    (out / REPORT_FILE).write_text(f"{versus.answer(*names)}\n\n{versus_table(versus, *names)}")
+    return [out / REPORT_FILE, out / VERSUS_FIGURE]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,7 +109,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated keys whose runs count as replicates besides seed, e.g. "
         "data.split_seed: runs differing only in them are summarised as one group",
     )
+    parser.add_argument(
+        "--versus",
+        type=Path,
+        metavar="SWEEP",
+        help="instead of the report: the best setting of DIRECTORY (on validation accuracy) "
+        "beside the closest settings of SWEEP, e.g. an L2 sweep against a width sweep "
+        "(CS156 bonus §3), as report.md and versus.png",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="with --versus: the folder to write (default DIRECTORY/versus)"
+    )
     args = parser.parse_args(argv)
+    if args.out is not None and args.versus is None:
+        return print_error(f"--out {args.out} is only used with --versus SWEEP")
+    if args.versus is not None:
+        try:
+            paths = write_versus(args.directory, args.versus, args.out)
+        except LabError as error:
+            return print_error(error)
+        except OSError as error:
+            return print_error(f"cannot write the comparison: {error}")
+        print(paths[0].read_text().split("\n")[0])
+        for path in paths:
+            print(f"wrote {path}")
+        return 0
     try:
         runs = find_runs(args.directory)
         summary, paths = write_report(args.directory, runs, args.threshold, args.over)

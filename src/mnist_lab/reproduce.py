@@ -18,13 +18,14 @@ import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
 
 from mnist_lab import LabError
+from mnist_lab.catalogue.asks import Ask, load_asks
 from mnist_lab.catalogue.index import (
     format_seconds,
     render_index,
@@ -133,7 +134,12 @@ def print_progress(
 
 
 def run_all(
-    console: Console, entries: Sequence[Entry], plan: Plan, jobs: int, header: dict[str, str]
+    console: Console,
+    entries: Sequence[Entry],
+    plan: Plan,
+    jobs: int,
+    header: dict[str, str],
+    asks: Sequence[Ask] = (),
 ) -> dict[str, EntryResult]:
     """Run the entries `jobs` at a time, rewriting `<out>/index.md` as each one ends."""
     planned = sum(entry.expected_s for entry in entries) / jobs
@@ -145,19 +151,30 @@ def run_all(
     results: dict[str, EntryResult] = {}
     started = time.perf_counter()
     index = plan.out / "index.md"
-    # Longest first, so the last experiment to start is a short one.
-    order = sorted(entries, key=lambda entry: -entry.expected_s)
+    # Longest first, so the last experiment to start is a short one; an entry that reads others'
+    # runs after all of those, so that it waits only for entries already running.
+    order = sorted(entries, key=lambda entry: (bool(entry.after), -entry.expected_s))
+    submitted: dict[str, Future[EntryResult]] = {}
+
+    def run_after(entry: Entry) -> EntryResult:
+        for other in entry.after:
+            if other in submitted:
+                submitted[other].exception()  # waits; its own failure is reported as its own
+        return run_entry(entry, plan)
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_entry, entry, plan): entry for entry in order}
+        for entry in order:
+            submitted[entry.id] = pool.submit(run_after, entry)
+        futures = {submitted[entry.id]: entry for entry in order}
         for future in as_completed(futures):
             entry = futures[future]
             results[entry.id] = future.result()
             header["wall time so far"] = format_seconds(time.perf_counter() - started)
-            index.write_text(render_index(plan.out, entries, results, header, plan.quick))
+            index.write_text(render_index(plan.out, entries, results, header, plan.quick, asks))
             print_progress(console, entry, results, len(entries), plan.quick, started)
     header.pop("wall time so far")
     header["wall time"] = format_seconds(time.perf_counter() - started)
-    index.write_text(render_index(plan.out, entries, results, header, plan.quick))
+    index.write_text(render_index(plan.out, entries, results, header, plan.quick, asks))
     console.print(f"index: {index}")
     return results
 
@@ -169,10 +186,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         catalogue = load_catalogue()
         entries = select(catalogue, args.only)
+        selected = {entry.id for entry in entries}
+        # Under --only, the asks that the chosen experiments answer.
+        asks = [
+            ask
+            for ask in load_asks(catalogue.entries)
+            if not args.only or selected.intersection(ask.answered_by)
+        ]
     except LabError as error:
         return print_error(error)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    plan = Plan(args.out or default_out(args.quick), threads, catalogue.quick_train, args.quick)
+    plan = Plan(
+        args.out or default_out(args.quick),
+        threads,
+        catalogue.quick_train,
+        args.quick,
+        catalogue.entries,
+    )
     if args.dry_run:
         print_plan(console, entries, plan, args.jobs)
         return 0
@@ -181,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.out.mkdir(parents=True, exist_ok=True)
     command = ["python", "-m", "mnist_lab.reproduce", *(sys.argv[1:] if argv is None else argv)]
     header = run_header(shlex.join(command), args.jobs, threads)
-    results = run_all(console, entries, plan, args.jobs, header)
+    results = run_all(console, entries, plan, args.jobs, header, asks)
     return 0 if all(not r.status.startswith("failed") for r in results.values()) else 1
 
 

@@ -43,13 +43,24 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     from mnist_lab.runtime.assemble import assemble, flat_config, scalar_metrics
     from mnist_lab.runtime.distributed import pin_child_processes
+    from mnist_lab.runtime.environment import (
+        LIGHTNING_LIBRARIES,
+        environment_line,
+        run_environment,
+        torch_device_name,
+    )
     from mnist_lab.runtime.rundir import RunDir
 
     started = time.perf_counter()
     pin_child_processes(cfg)
     datamodule, model, trainer = assemble(cfg)
     loggers = trainer.loggers
-    hparams = flat_config(cfg)
+    environment = run_environment(
+        LIGHTNING_LIBRARIES, torch_device_name(trainer.strategy.root_device)
+    )
+    if trainer.is_global_zero:
+        print(environment_line(environment), flush=True)
+    hparams = flat_config(cfg) | {f"environment/{k}": v for k, v in environment.items()}
     for logger in loggers:
         logger.log_hyperparams(hparams)
 
@@ -75,7 +86,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 # Lightning closed its writer after testing; this reopened it, so flush and
                 # close again or the last events may never reach the disk.
                 logger.finalize("success")
-        RunDir(cfg.paths.output_dir).write_metrics(metrics)
+        RunDir(cfg.paths.output_dir).write_metrics({**metrics, "environment": environment})
         main_metric = cfg.get("main_metric") or "test/acc"
         if main_metric in metrics:
             loss = metrics.get("test/loss")

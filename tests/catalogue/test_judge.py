@@ -137,6 +137,8 @@ def _mean_of(model: str) -> dict:
         ({**_mean_of("a"), "above": {"metric": "test/acc", "where": {"model": "d"}}}, "met"),
         # one run is one number: judged plainly
         ({**_mean_of("d"), "above": 0.9}, "met"),
+        # no comparison: the mean is reported, with its interval (below)
+        (_mean_of("a"), "reported"),
     ],
 )
 def test_targets_over_seeds_are_judged_on_intervals_and_welch(
@@ -144,6 +146,9 @@ def test_targets_over_seeds_are_judged_on_intervals_and_welch(
 ) -> None:
     verdict = judge(target(**spec), seeds, "E03")
     assert verdict.status == status
+    if status == "reported":
+        assert verdict.measured_estimate is not None
+        assert verdict.measured_estimate.format() == "0.9810 ± 0.0025 (n=3)"
 
 
 def test_the_index_shows_the_interval_and_names_the_method(seeds) -> None:
@@ -156,3 +161,24 @@ def test_the_index_shows_the_interval_and_names_the_method(seeds) -> None:
     unresolved = entry_with(target(**{**_mean_of("a"), "above": 0.981}), entry_id="E03")
     _, verdicts = targets_table(unresolved, seeds, quick=False)
     assert verdict_summary(verdicts) == "0 of 1 met, 1 not resolved"
+
+
+def test_every_seed_keeps_only_settings_whose_seeds_all_pass(tmp_path: Path) -> None:
+    """E02's question: the smallest net above 97% for every seed, not for its luckiest one."""
+    directory = tmp_path / "E02_widths" / "train"
+    best_val = {"16": [0.969, 0.972, 0.971], "32": [0.971, 0.972, 0.973], "64": [0.98, 0.98, 0.98]}
+    params = {"16": 13_000, "32": 26_000, "64": 52_000}
+    index = 0
+    for width, accuracies in best_val.items():
+        for seed, accuracy in enumerate(accuracies):
+            metrics = {"val/acc_best": accuracy, "params": params[width]}
+            write_run(directory / str(index), [f"width={width}", f"seed={seed}"], metrics)
+            index += 1
+    step = collect_step(StepResult(Step("train", "train", ("-m",)), [], directory, 0), Path())
+    results = {"E02": EntryResult(entry_with(), directory.parent, [step])}
+    among = {"metric": "val/acc_best", "above": 0.97}
+    any_seed = target(metric="params", over="min", among=among)
+    every_seed = target(metric="params", over="min", among={**among, "every_seed": True})
+    assert judge(any_seed, results, "E02").measured == 13_000
+    assert judge(every_seed, results, "E02").measured == 26_000
+    assert "for every seed" in str(every_seed.measure.among)

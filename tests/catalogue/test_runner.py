@@ -165,3 +165,45 @@ def test_a_failed_step_marks_the_entry_and_skips_the_steps_after_it(tmp_path: Pa
     assert [s.step.name for s in result.steps] == ["first"]
     assert result.status.startswith("failed: first: model='resnet' is not a config in conf/model/")
     assert (tmp_path / "E99_broken" / "first.log").is_file()
+
+
+def test_an_entry_after_others_reads_their_step_folders(tmp_path: Path) -> None:
+    e28 = CATALOGUE.entries["E28"]
+    plan = Plan(tmp_path, threads=1, entries=CATALOGUE.entries)
+    [(_, directory, command)] = plan.commands(e28)
+    slugs = {other: CATALOGUE.entries[other].slug for other in e28.after}
+    assert command[2:] == [
+        "mnist_lab.report",
+        str(tmp_path / slugs["E03"] / "train"),
+        "--versus",
+        str(tmp_path / slugs["E02"] / "train"),
+        "--out",
+        str(directory),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("after", "message"),
+    [(["E99"], "after: 'E99' is not an entry"), (["E02"], "after: 'E02' is not an entry")],
+)
+def test_after_must_name_entries_without_an_after_of_their_own(
+    tmp_path: Path, after: list[str], message: str
+) -> None:
+    entries = [
+        {"id": "E01", "steps": {"train": "train"}},
+        {"id": "E02", "steps": {"train": "train"}, "after": ["E01"]},
+        {"id": "E03", "steps": {"compare": "report {E02/train}"}, "after": after},
+    ]
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(yaml.safe_dump({"experiments": entries}))
+    with pytest.raises(Exception, match=f"E03: {message}.*choose from E01"):
+        load_catalogue(path)
+
+
+def test_a_step_of_another_module_shows_its_report_md_in_the_index(tmp_path: Path) -> None:
+    (tmp_path / "compare").mkdir()
+    (tmp_path / "compare" / "report.md").write_text("Yes, as far as n=3 seeds tell: ...\n")
+    step = Step("compare", "report", ("a", "--versus", "b"))
+    collected = collect_step(StepResult(step, [], tmp_path / "compare", returncode=0), Path())
+    assert collected.table.startswith("Yes, as far as n=3 seeds tell")
+    assert collected.runs == []

@@ -73,6 +73,8 @@ def write_run(
             "train/loss_epoch": train_loss[-1],
             "time/epoch_s": 3.0,
             "time/total_s": 12.5,
+            # as every run records it (CS155 set 4 §2A): not a number, which reports must skip
+            "environment": {"python": "3.11.7", "torch": "2.13.0+cpu", "device": "cpu: test"},
         }
         if test_acc is not None:
             metrics["test/acc"] = test_acc

@@ -519,6 +519,9 @@ def test_scratch_cli_trains_without_torch_and_leaves_its_run_dir(numpy_run) -> N
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test/acc"] > 0.9
     assert f"test accuracy {metrics['test/acc']:.4f}" in result.stdout
+    # CS155 set 4 §2A: what applies to a NumPy run (no torch, no Lightning)
+    assert set(metrics["environment"]) == {"python", "hydra-core", "numpy", "device"}
+    assert f"numpy {np.__version__}; device cpu: " in result.stdout
     assert (run / "learning_curves.png").stat().st_size > 10_000
     assert set(np.load(run / "params.npz")) == {"W1", "b1", "W2", "b2"}
 

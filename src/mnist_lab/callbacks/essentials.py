@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections import deque
 from pathlib import Path
@@ -68,20 +67,15 @@ class ProgressBar(RichProgressBar):
 
 
 class EpochTimer(L.Callback):
-    """Logs the wall time of each training epoch (`time/epoch_s`) and the device it ran on.
+    """Logs the wall time of each training epoch (`time/epoch_s`).
 
-    Validation is not included, so the figure compares devices and code paths directly.
+    Validation is not included, so the figure compares devices and code paths directly (the
+    device's name is in the run's hparams, `environment/device`).
     """
 
     def __init__(self) -> None:
         self.epoch_seconds: list[float] = []
         self._started = 0.0
-
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        device = trainer.strategy.root_device
-        name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
-        for logger in trainer.loggers:
-            logger.log_hyperparams({"device": f"{device.type}: {name or platform.machine()}"})
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.strategy.root_device.type == "cuda":

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from mnist_lab.catalogue.asks import Ask, ask_verdict
 from mnist_lab.catalogue.judge import OVER_SEEDS_METHOD, Verdict, judge
 from mnist_lab.catalogue.runner import EntryResult
 from mnist_lab.catalogue.schema import CATALOGUE, COMPARISONS, Entry, Measure, Target
@@ -101,14 +102,62 @@ def verdict_summary(verdicts: Sequence[Verdict]) -> str:
     return "-"
 
 
+def asks_table(
+    asks: Sequence[Ask],
+    entries: Mapping[str, Entry],
+    results: Mapping[str, EntryResult],
+    quick: bool,
+) -> tuple[str, list[str]]:
+    """Markdown: course, section, ask, the entries answering it (linked) and the outcome;
+    and the outcomes."""
+    rows = ["| course | section | ask | answered by | outcome |", "|---|---|---|---|---|"]
+    outcomes = []
+    for ask in asks:
+        outcome, verdicts = ask_verdict(ask, entries, results, quick)
+        outcome = outcome or verdict_summary(verdicts)
+        outcomes.append(outcome)
+        links = ", ".join(
+            f"[{e}](#{entries[e].slug.lower()})" if e in entries else e for e in ask.answered_by
+        )
+        answered = "; ".join(part for part in (links, ask.how) if part) or "-"
+        rows.append(
+            f"| {ask.course} | {ask.section} | {_cell(ask.ask)} | {_cell(answered)} "
+            f"| {_cell(outcome)} |"
+        )
+    return "\n".join(rows) + "\n", outcomes
+
+
+def asks_summary(outcomes: Sequence[str]) -> str:
+    """`54 asks: 30 met, 12 reported, 2 not met, 1 not resolved, 9 not answered`."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        kind = _outcome_kind(outcome)
+        counts[kind] = counts.get(kind, 0) + 1
+    return f"{len(outcomes)} asks: " + ", ".join(f"{n} {kind}" for kind, n in counts.items())
+
+
+def _outcome_kind(outcome: str) -> str:
+    """An ask's outcome in a word or two for the summary: `met` only if all its targets are."""
+    if outcome.startswith(("not answered", "not run", "failed", "reported", "quick", "missing")):
+        return outcome.split(" (")[0].split(":")[0]
+    if "not resolved" in outcome:
+        return "not resolved"
+    if "missing" in outcome:
+        return "missing"
+    met, _, rest = outcome.partition(" of ")
+    return "met" if met == rest.split(" ")[0] else "not met"
+
+
 def render_index(
     out: Path,
     entries: Sequence[Entry],
     results: Mapping[str, EntryResult],
     header: Mapping[str, str],
     quick: bool = False,
+    asks: Sequence[Ask] = (),
 ) -> str:
-    """index.md: a summary table, then per experiment its commands, targets, tables, figures."""
+    """index.md: a summary table, every ask of the assignments with its outcome, then per
+    experiment its commands, targets, tables, figures."""
     lines = ["# mnist_lab: the experiment catalogue, reproduced", ""]
     lines += [f"- {key}: {value}" for key, value in header.items()]
     if any(target.measure.over == "mean" for entry in entries for target in entry.targets):
@@ -143,6 +192,20 @@ def render_index(
         sections.append(
             _entry_section(out, entry, result, table, f"{status}. Wall time: {seconds}", reads)
         )
+    if asks:
+        table, outcomes = asks_table(asks, {entry.id: entry for entry in entries}, results, quick)
+        lines += [
+            "",
+            '<a id="asks"></a>',
+            "",
+            "## Every ask of the five assignments",
+            "",
+            f"{asks_summary(outcomes)}. An ask is judged by the targets that name its course and "
+            "section; one without targets is `reported` once its experiments ran (their sections "
+            "below hold the commands, tables and figures).",
+            "",
+            table,
+        ]
     return "\n".join([*lines, "", *sections])
 
 

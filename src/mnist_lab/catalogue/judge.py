@@ -10,7 +10,7 @@ single number.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mnist_lab.analysis.stats import Estimate, estimate, welch_p_value
@@ -55,6 +55,13 @@ def _candidates(
         return [], [], f"no run of {entry_id} {step.step.name} with {selection}"
     finished = [r for r in runs if r.status == "ok" and measure.metric in r.metrics]
     candidates = [r for r in finished if measure.among is None or measure.among.holds(r)]
+    if measure.among is not None and measure.among.every_seed:
+        condition = measure.among
+        candidates = [
+            r
+            for r in candidates
+            if all(o.status == "ok" and condition.holds(o) for o in _other_seeds(r, runs))
+        ]
     if finished and not candidates:
         return runs, [], f"no finished run with {measure.among}"
     if not candidates:
@@ -62,6 +69,15 @@ def _candidates(
         why = f"run {failed[0].name} {failed[0].status_text}" if failed else "none has it"
         return runs, [], f"no finished run with {measure.metric} ({why})"
     return runs, candidates, ""
+
+
+def _other_seeds(run: Run, runs: Sequence[Run]) -> list[Run]:
+    """The runs among `runs` with the same settings as `run` but for the seed (`run` included)."""
+
+    def setting(r: Run) -> set[tuple[str, str]]:
+        return {(key, value) for key, value in r.overrides.items() if key != "seed"}
+
+    return [other for other in runs if setting(other) == setting(run)]
 
 
 def measure_sample(
@@ -107,12 +123,14 @@ def judge_over_seeds(
     target: Target, results: Mapping[str, EntryResult], own_entry: str
 ) -> Verdict | None:
     """The verdict of a target whose measure is a sample over seeds; None for other targets."""
-    if target.measure.over != "mean" or target.comparison is None:
+    if target.measure.over != "mean":
         return None
     sample, missing = measure_sample(target.measure, results, own_entry)
     if sample is None:
         return Verdict(None, f"missing: {missing}")
     measured = estimate(sample)
+    if target.comparison is None:
+        return Verdict(measured.mean, "reported", measured_estimate=measured)
     if isinstance(target.reference, Measure) and target.reference.over == "mean":
         other, missing = measure_sample(target.reference, results, own_entry)
         if other is None:

@@ -14,7 +14,7 @@ from mnist_lab import LabError
 from mnist_lab.analysis.tables import markdown_table
 from mnist_lab.catalogue.schema import Entry, Step
 from mnist_lab.report import write_report
-from mnist_lab.runtime.rundir import METRICS_FILE, Run, RunDir, find_runs
+from mnist_lab.runtime.rundir import METRICS_FILE, REPORT_FILE, Run, RunDir, find_runs
 
 
 def _override_key(argument: str) -> str | None:
@@ -46,7 +46,11 @@ def step_command(
     quick_train: Sequence[str] = (),
     quick: bool = False,
 ) -> list[str]:
-    """The full command line of a step: placeholders filled, run dir, threads, quick budgets."""
+    """The full command line of a step: placeholders filled, run dir, threads, quick budgets.
+
+    `step_dirs` names the folders a placeholder may stand for: this entry's earlier steps
+    (`{train}`) and the steps of the entries it runs after (`{E02/train}`).
+    """
     names = {"dir": directory, **step_dirs}
     arguments = []
     for argument in step.arguments:
@@ -143,6 +147,8 @@ def collect_step(result: StepResult, log: Path) -> StepResult:
     directory = result.directory
     if not result.step.hydra_app and (RunDir(directory) / METRICS_FILE).is_file():
         result.runs = [RunDir(directory).read()]
+    if not result.step.hydra_app and (directory / REPORT_FILE).is_file():
+        result.table = (directory / REPORT_FILE).read_text()
     elif result.step.hydra_app and directory.is_dir():
         try:
             result.runs = find_runs(directory)
@@ -178,11 +184,18 @@ class Plan:
     threads: int
     quick_train: Sequence[str] = ()  # added to every train step under --quick
     quick: bool = False
+    # every entry by id, for the folders of the entries one runs after
+    entries: Mapping[str, Entry] = field(default_factory=dict)
 
     def commands(self, entry: Entry) -> list[tuple[Step, Path, list[str]]]:
         """Each step of `entry` with its folder under `out` and its full command line."""
         planned = []
-        step_dirs: dict[str, Path] = {}
+        step_dirs: dict[str, Path] = {
+            f"{other}/{step.name}": self.out / self.entries[other].slug / step.name
+            for other in entry.after
+            if other in self.entries
+            for step in self.entries[other].steps
+        }
         for step in entry.steps:
             directory = self.out / entry.slug / step.name
             command = step_command(

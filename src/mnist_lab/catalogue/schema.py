@@ -40,6 +40,8 @@ class Condition:
     metric: str
     comparison: str
     value: float
+    # True: a run counts only when every run of its setting (its other seeds) meets it too
+    every_seed: bool = False
 
     def holds(self, run: Run) -> bool:
         """Whether the run has the metric and it meets the comparison."""
@@ -47,7 +49,8 @@ class Condition:
         return value is not None and COMPARISONS[self.comparison][1](value, self.value)
 
     def __str__(self) -> str:
-        return f"{self.metric} {COMPARISONS[self.comparison][0]} {self.value:g}"
+        text = f"{self.metric} {COMPARISONS[self.comparison][0]} {self.value:g}"
+        return text + " for every seed" if self.every_seed else text
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ class Entry:
     budget: str = ""
 
     name: str = ""
+    # entries whose folders a step reads (`{E02/train}`): this one starts when they have ended
+    after: tuple[str, ...] = ()
 
     @property
     def slug(self) -> str:
@@ -164,10 +169,17 @@ def _measure(spec: Mapping[str, Any], where: str) -> Measure:
         )
     among = None
     if spec.get("among") is not None:
-        comparison, value = _comparison(spec["among"], f"{where} among")
-        if comparison is None or "metric" not in spec["among"]:
-            raise LabError(f"{where}: among needs a metric and one of {', '.join(COMPARISONS)}")
-        among = Condition(str(spec["among"]["metric"]), comparison, float(value))
+        condition = spec["among"]
+        comparison, value = _comparison(condition, f"{where} among")
+        unknown = set(condition) - {"metric", "every_seed", *COMPARISONS}
+        if comparison is None or "metric" not in condition or unknown:
+            raise LabError(
+                f"{where}: among takes a metric, one of {', '.join(COMPARISONS)} and "
+                f"optionally every_seed: true; got {dict(condition)!r}"
+            )
+        among = Condition(
+            str(condition["metric"]), comparison, float(value), bool(condition.get("every_seed"))
+        )
     return Measure(
         metric=str(spec["metric"]),
         entry=spec.get("entry"),
@@ -233,8 +245,16 @@ def load_catalogue(path: str | Path = CATALOGUE) -> Catalogue:
             targets=targets,
             expected_s=float(spec.get("expected_s", 0)),
             budget=" ".join(str(spec.get("budget", "")).split()),
+            after=tuple(str(other) for other in spec.get("after") or ()),
         )
+    independent = [entry_id for entry_id, entry in entries.items() if not entry.after]
     for entry in entries.values():
+        for other in entry.after:
+            if other not in independent:
+                raise LabError(
+                    f"{path.name}, {entry.id}: after: {other!r} is not an entry without an "
+                    f"`after` of its own; choose from {', '.join(independent)}"
+                )
         for target in entry.targets:
             for measure in (target.measure, target.reference):
                 if isinstance(measure, Measure) and (measure.entry or entry.id) not in entries:

@@ -20,7 +20,13 @@ import torch
 from hydra.utils import to_absolute_path
 
 from mnist_lab import LabError
-from mnist_lab.data.datasets import DATASET_SPECS, DatasetSpec, ensure_files, load_split
+from mnist_lab.data.datasets import (
+    DATASET_SPECS,
+    DatasetSpec,
+    ensure_files,
+    load_split,
+    split_train,
+)
 
 
 def shard(indices: torch.Tensor, rank: int, world_size: int, pad: bool) -> torch.Tensor:
@@ -202,20 +208,6 @@ class MNISTDataModule(TensorSplits, L.LightningDataModule):
         # Runs on one process only: the right place for a download.
         ensure_files(self.spec, to_absolute_path(self.hparams.data_dir), self.hparams.download)
 
-    def split_train(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Indices of the training and validation parts of the official training set."""
-        hp = self.hparams
-        n = len(labels)
-        n_val = int(round(n * hp.val_fraction))
-        if hp.val_split == "last":  # CS7643 A1: first 80% train, last 20% validation
-            order = np.arange(n)
-        else:
-            order = np.random.default_rng(hp.split_seed).permutation(n)
-        train_idx, val_idx = order[: n - n_val], order[n - n_val :]
-        if hp.subset_size is not None:
-            train_idx = train_idx[: hp.subset_size]
-        return np.sort(train_idx), np.sort(val_idx)
-
     def setup(self, stage: str | None = None) -> None:
         """Load and check all splits (on the CPU; the loaders move them to the device)."""
         if self.splits:
@@ -224,7 +216,9 @@ class MNISTDataModule(TensorSplits, L.LightningDataModule):
         data_dir = to_absolute_path(hp.data_dir)
         train_images, train_labels = load_split(self.spec, data_dir, "train", hp.download)
         test_images, test_labels = load_split(self.spec, data_dir, "test", hp.download)
-        train_idx, val_idx = self.split_train(train_labels)
+        train_idx, val_idx = split_train(
+            len(train_labels), hp.val_fraction, hp.val_split, hp.split_seed, hp.subset_size
+        )
         if hp.batch_size > len(train_idx):
             raise LabError(
                 f"data.batch_size={hp.batch_size} is larger than the training set "

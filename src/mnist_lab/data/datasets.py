@@ -178,3 +178,23 @@ def load_split(
             f"but {spec.name} has only {len(spec.classes)} classes"
         )
     return images, labels.astype(np.int64)
+
+
+def split_train(
+    n: int, val_fraction: float, val_split: str, split_seed: int, subset_size: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the training and validation parts of an official training set of `n` images.
+
+    `val_split=random` draws the validation part with `split_seed`; `last` takes the end
+    (CS7643 A1: first 80% train, last 20% validation). `subset_size` keeps only the first N
+    training indices; the validation part stays whole.
+    """
+    n_val = int(round(n * val_fraction))
+    if val_split == "last":
+        order = np.arange(n)
+    else:
+        order = np.random.default_rng(split_seed).permutation(n)
+    train_idx, val_idx = order[: n - n_val], order[n - n_val :]
+    if subset_size is not None:
+        train_idx = train_idx[:subset_size]
+    return np.sort(train_idx), np.sort(val_idx)

@@ -100,26 +100,34 @@ def _add_legend(fig: Figure, title: str) -> None:
         fig.legend(handles, wrapped, loc="outside right upper")
 
 
+# metric, panel title, quantity on the y axis
+Panel = tuple[str, str, str]
+LEARNING_CURVES: tuple[Panel, ...] = (
+    ("train/loss_epoch", "training loss (mean over the epoch)", "loss"),
+    ("val/loss", "validation loss (end of epoch)", "loss"),
+    ("train/acc", "training accuracy", "accuracy"),
+    ("val/acc", "validation accuracy", "accuracy"),
+)
+
+
 def learning_curves_figure(
     curves_by_label: Mapping[str, Mapping[str, Sequence[float]]],
     title: str = "Learning curves",
     bands: Bands | None = None,
+    panels: Sequence[Panel] = LEARNING_CURVES,
 ) -> Figure:
     """Train and validation loss and accuracy per epoch (2x2 panels), one line per run.
 
     `curves_by_label` maps a run's legend label to its per-epoch metrics as logged by Lightning
     (`train/loss_epoch`, `val/loss`, `train/acc`, `val/acc`); entry 0 is epoch 1. For a group
-    of seeds the line is the mean and `bands` its interval.
+    of seeds the line is the mean and `bands` its interval. Other `panels` (up to 3 in a row,
+    else 2 per row) draw other metrics.
     """
-    fig = Figure(figsize=(11, 8), layout="constrained")
-    axes = fig.subplots(2, 2)
-    panels = [
-        ("train/loss_epoch", "training loss (mean over the epoch)", "loss"),
-        ("val/loss", "validation loss (end of epoch)", "loss"),
-        ("train/acc", "training accuracy", "accuracy"),
-        ("val/acc", "validation accuracy", "accuracy"),
-    ]
-    for ax, (metric, panel_title, quantity) in zip(axes.flat, panels, strict=True):
+    columns = len(panels) if len(panels) <= 3 else 2
+    rows = -(-len(panels) // columns)
+    fig = Figure(figsize=(5.5 * columns, 4 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for ax, (metric, panel_title, quantity) in zip(axes.flat, panels, strict=False):
         _plot_per_epoch(ax, curves_by_label, metric, bands)
         ax.set_title(panel_title)
         ax.set_ylabel(quantity)

@@ -12,6 +12,8 @@
     <run dir>/trajectory.pt          parameter snapshots (callbacks=trajectory, for landscape)
     <run dir>/samples_epoch_<n>.png  a GAN's samples after epoch n (the report lines them up)
     <run dir>/decision_boundary.png  a toy 2-D run's boundary (the report sets them side by side)
+    <dir>/report.md, report.csv      `mnist_lab.report`'s table of a run or sweep (the
+                                     catalogue's index shows the report.md of a step)
 
 Everything else a run writes (other figures, `model_summary.txt`, `tensorboard/`) is for people, not
 read back. Torch-free: resume and the report read run dirs before anything heavy is imported.
@@ -52,6 +54,8 @@ CSV_FILE = f"{CSV_DIR}/metrics.csv"
 TRAJECTORY_FILE = "trajectory.pt"
 SAMPLES_PATTERN = "samples_epoch_{epoch:03d}.png"
 DECISION_BOUNDARY_FILE = "decision_boundary.png"
+REPORT_FILE = "report.md"
+REPORT_CSV = "report.csv"
 
 _ABSENT = object()
 

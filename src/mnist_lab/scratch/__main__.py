@@ -27,6 +27,7 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
     from threadpoolctl import threadpool_limits
 
     from mnist_lab.data.datasets import DATASET_SPECS
+    from mnist_lab.runtime.environment import NUMPY_LIBRARIES, environment_line, run_environment
     from mnist_lab.scratch.data import load_flat, train_val_split
     from mnist_lab.scratch.models import build_model
     from mnist_lab.scratch.sgd import SGD, evaluate, fit
@@ -74,8 +75,10 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
         "params": model.parameter_count(),
         "time/total_s": time.perf_counter() - started,
         "time/cpu_s": time.process_time() - cpu_started,
+        "environment": run_environment(NUMPY_LIBRARIES),
     }
     save_run(Path(cfg.paths.output_dir), cfg, metrics, history, model.params)
+    print(environment_line(metrics["environment"]))
     print(
         f"{cfg.model.name}: val accuracy {val_acc:.4f}, test accuracy {test_acc:.4f} "
         f"(epoch {history.best_epoch} of {cfg.max_epochs}, {metrics['time/total_s']:.1f} s); "

@@ -15,6 +15,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from mnist_lab.runtime.cli import CONF_DIR, entry_point
+from mnist_lab.runtime.environment import NUMPY_LIBRARIES, environment_line, run_environment
 from mnist_lab.runtime.rundir import RunDir
 from mnist_lab.runtime.task import run_task
 from mnist_lab.scratch.data import batches
@@ -191,7 +192,11 @@ def run_toy(cfg: DictConfig) -> dict[str, dict[str, float]]:
     )
     fig.savefig(run_dir / "toy_loss_curves.png", dpi=80)
     summary = {"test_squared_error": final, "target_variance": baselines}
-    RunDir(run_dir).write_metrics({**summary, "curves": curves, "W": w.tolist()})
+    environment = run_environment(NUMPY_LIBRARIES)
+    RunDir(run_dir).write_metrics(
+        {**summary, "curves": curves, "W": w.tolist(), "environment": environment}
+    )
+    print(environment_line(environment))
     print(f"{'function':<20}{'linear':>10}{'convnet':>10}{'variance':>10}  (test squared error)")
     for function, errors in final.items():
         print(

@@ -1,0 +1,75 @@
+"""The assignments' asks: the real list loads against the catalogue, and the index judges each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mnist_lab.catalogue.asks import Ask, load_asks
+from mnist_lab.catalogue.index import asks_summary, asks_table, render_index
+from mnist_lab.catalogue.runner import EntryResult, StepResult
+from mnist_lab.catalogue.schema import load_catalogue
+
+from .conftest import entry_with, target
+
+CATALOGUE = load_catalogue()
+ASKS = load_asks(CATALOGUE.entries)
+COURSES = ("CS156 bonus", "CS155 set 4", "APML ex3", "CS7643 A1", "CS541 HW3")
+
+
+def test_every_course_lists_its_asks_and_the_theory_left_to_people() -> None:
+    assert {ask.course for ask in ASKS} == set(COURSES)
+    assert len(ASKS) >= 50
+    assert all(ask.answered_by or ask.not_answered for ask in ASKS)
+    derivations = [ask for ask in ASKS if "derivation" in ask.not_answered]
+    assert {ask.course for ask in derivations} >= {"CS156 bonus", "CS7643 A1", "CS541 HW3"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"course": "CS999", "section": "§1", "ask": "x", "answered_by": ["E01"]},
+            "course 'CS999'",
+        ),
+        ({"course": "A", "section": "§1", "ask": "x"}, "give answered_by or not_answered"),
+        ({"course": "A", "section": "§1", "ask": "x", "answered_by": ["E77"]}, "no entry E77"),
+        ({"course": "A", "section": "§1", "asks": "x", "not_answered": "w"}, "unknown key asks"),
+    ],
+)
+def test_a_malformed_ask_is_refused_naming_it(tmp_path: Path, spec: dict, message: str) -> None:
+    path = tmp_path / "asks.yaml"
+    path.write_text(yaml.safe_dump({"courses": {"A": "a course"}, "asks": [spec]}))
+    with pytest.raises(Exception, match=message):
+        load_asks(CATALOGUE.entries, path)
+
+
+def test_each_ask_gets_its_targets_verdict_or_reported_or_why_not(sweep: StepResult) -> None:
+    judged = entry_with(
+        target(metric="test/acc", where={"width": "64"}, at_least=0.975, assignment="A §2"),
+        target(metric="test/acc", where={"width": "8"}, at_least=0.975, assignment="A §3"),
+    )
+    results = {"E02": EntryResult(judged, sweep.directory.parent, [sweep])}
+    entries = {"E02": judged}
+    asks = [
+        Ask("A", "§2", "met ask", ("E02",)),
+        Ask("A", "§3", "failed ask", ("E02",)),
+        Ask("A", "§4", "no target", ("E02",)),
+        Ask("A", "§5", "derive it", not_answered="a derivation"),
+        Ask("A", "§6", "elsewhere", ("E07",)),
+    ]
+    table, outcomes = asks_table(asks, entries, results, quick=False)
+    assert outcomes == [
+        "1 of 1 met",
+        "0 of 1 met",
+        "reported",
+        "not answered (a derivation)",
+        "not run",
+    ]
+    assert "| A | §2 | met ask | [E02](#e02_widths) | 1 of 1 met |" in table
+    summary = asks_summary(outcomes)
+    assert summary == "5 asks: 1 met, 1 not met, 1 reported, 1 not answered, 1 not run"
+    index = render_index(Path("."), [judged], results, {}, asks=asks)
+    assert '<a id="asks"></a>' in index and summary in index
