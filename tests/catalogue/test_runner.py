@@ -34,6 +34,12 @@ TRAIN_STEPS = [
     for step in entry.steps
     if step.module == "train"
 ]
+SCRATCH_STEPS = [
+    pytest.param(entry, step, id=f"{entry.id}-{step.name}")
+    for entry in CATALOGUE.entries.values()
+    for step in entry.steps
+    if step.module == "scratch"
+]
 
 
 def composable(arguments: list[str]) -> list[str]:
@@ -66,6 +72,25 @@ def test_every_train_step_composes_into_an_accepted_config(
     if quick:  # one epoch; on a few hundred images where the data can be subset
         assert cfg.trainer.max_epochs == 1
         assert cfg.data.get("subset_size") == (500 if step.quick_train else None)
+
+
+@pytest.mark.parametrize("quick", [False, True], ids=["full", "quick"])
+@pytest.mark.parametrize(("entry", "step"), SCRATCH_STEPS)
+def test_every_numpy_step_gets_its_run_dir_and_one_thread(
+    entry: Entry, step: Step, quick: bool, tmp_path: Path
+) -> None:
+    """The NumPy classifiers are a Hydra app too: their steps are run and reported like train's."""
+    command = step_command(step, tmp_path / "dir", {}, 1, CATALOGUE.quick_train, quick)
+    assert command[:3] == [sys.executable, "-m", "mnist_lab.scratch"]
+    flag = "hydra.sweep.dir" if step.multirun else "hydra.run.dir"
+    assert command.count(f"{flag}={tmp_path / 'dir'}") == 1
+    with initialize_config_dir(str(CONF_DIR / "scratch"), version_base="1.3"):
+        cfg = compose("scratch", overrides=composable(command[3:]))
+    check_config(cfg, "scratch")
+    assert cfg.threads == 1 and cfg.progress is False
+    assert not [a for a in command if a.startswith(("trainer.", "++trainer."))]
+    if quick:
+        assert cfg.max_epochs == 1
 
 
 def test_full_budgets_keep_what_the_targets_rest_on(tmp_path: Path) -> None:
@@ -125,16 +150,16 @@ def test_collecting_a_sweep_reports_it_and_names_the_failed_member(sweep: StepRe
 
 
 def test_a_step_of_another_module_is_judged_from_its_metrics_json(tmp_path: Path) -> None:
-    (tmp_path / "scratch").mkdir()
-    (tmp_path / "scratch" / "metrics.json").write_text(json.dumps({"test/acc": 0.93}))
-    (tmp_path / "scratch" / "curves.png").write_bytes(b"png")
-    step = Step("scratch", "scratch", ("softmax", "--out", "{dir}"))
-    command = step_command(step, tmp_path / "scratch", {}, threads=1)
-    assert command[2:] == ["mnist_lab.scratch", "softmax", "--out", str(tmp_path / "scratch")]
-    collected = collect_step(StepResult(step, command, tmp_path / "scratch", returncode=0), Path())
+    (tmp_path / "toy").mkdir()
+    (tmp_path / "toy" / "metrics.json").write_text(json.dumps({"test/acc": 0.93}))
+    (tmp_path / "toy" / "curves.png").write_bytes(b"png")
+    step = Step("toy", "scratch.toy", ("softmax", "--out", "{dir}"))
+    command = step_command(step, tmp_path / "toy", {}, threads=1)
+    assert command[2:] == ["mnist_lab.scratch.toy", "softmax", "--out", str(tmp_path / "toy")]
+    collected = collect_step(StepResult(step, command, tmp_path / "toy", returncode=0), Path())
     assert [p.name for p in collected.figures] == ["curves.png"]
-    result = EntryResult(Entry("E20", "Scratch", (step,)), tmp_path, [collected])
-    verdict = judge(target(metric="test/acc", at_least=0.9), {"E20": result}, "E20")
+    result = EntryResult(Entry("E21", "Toy", (step,)), tmp_path, [collected])
+    verdict = judge(target(metric="test/acc", at_least=0.9), {"E21": result}, "E21")
     assert (verdict.measured, verdict.status) == (0.93, "met")
 
 

@@ -3,6 +3,7 @@ differences, the data helpers, the toy problem, and short runs through the CLI."
 
 from __future__ import annotations
 
+import csv
 import json
 import warnings
 from pathlib import Path
@@ -14,8 +15,11 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from mnist_lab.analysis.stats import estimate
+from mnist_lab.report import main as report
 from mnist_lab.runtime.cli import CONF_DIR, check_overrides
 from mnist_lab.runtime.rules import RENAMED_KEYS, SCRATCH_MODELS, ConfigError, check_config
+from mnist_lab.runtime.rundir import RunDir, find_runs
 from mnist_lab.scratch.data import batches, load_flat, train_val_split
 from mnist_lab.scratch.functions import (
     accuracy,
@@ -28,7 +32,7 @@ from mnist_lab.scratch.functions import (
     softmax,
 )
 from mnist_lab.scratch.models import SoftmaxRegression, TwoLayerMLP, build_model
-from mnist_lab.scratch.sgd import SGD, evaluate, fit
+from mnist_lab.scratch.sgd import CURVES, SGD, evaluate, fit
 from mnist_lab.scratch.toy import LinearModel, ToyConvNet, logsumexp, toy_targets, train_toy
 from tests.helpers.cli import run_cli
 
@@ -249,11 +253,15 @@ def test_fit_learns_a_tiny_problem_and_keeps_the_best_epoch(tiny_data_dir: Path)
     history = fit(
         model, SGD(0.5, 1e-4), train, val, max_epochs=8, batch_size=32, seed=0, progress=False
     )
-    assert [len(v) for v in history.curves.values()] == [8] * 4
-    assert history.curves["train/loss"][-1] < 0.5 * history.curves["train/loss"][0]
+    assert [len(v) for v in history.curves.values()] == [8] * 6
+    assert history.curves["train/loss_epoch"][-1] < 0.5 * history.curves["train/loss_epoch"][0]
     best = max(history.curves["val/acc"])
     assert best > 0.9
     assert history.curves["val/acc"][history.best_epoch - 1] == best
+    running_best = np.maximum.accumulate(history.curves["val/acc"]).tolist()
+    assert history.curves["val/acc_best"] == running_best
+    # 480 training images in batches of 32: 15 steps per epoch
+    assert history.steps == [15 * epoch for epoch in range(1, 9)]
     model.params = history.best_params
     assert evaluate(model, *val)[1] == best
 
@@ -367,6 +375,69 @@ def test_scratch_keys_say_what_the_lightning_half_says(tmp_path: Path) -> None:
     assert (toy.lr, toy.max_epochs) == (0.01, 60)
 
 
+SCRATCH_EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "scratch" / "experiment").glob("*.yaml"))
+
+
+def sweep_members(config_name: str, overrides: list[str]) -> list[list[str]]:
+    """The overrides of each member of the sweep the config's hydra.sweeper.params spell out."""
+    with initialize_config_dir(str(CONF_DIR / "scratch"), version_base="1.3"):
+        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
+    params = cfg.hydra.sweeper.params or {}
+    members: list[list[str]] = [[]]
+    for key, values in params.items():
+        members = [[*m, f"{key}={v}"] for m in members for v in str(values).split(",")]
+    return members
+
+
+@pytest.mark.parametrize("experiment", SCRATCH_EXPERIMENTS)
+def test_every_scratch_experiment_member_composes_and_passes_checks(
+    tmp_path: Path, experiment: str
+) -> None:
+    for member in sweep_members("scratch", [f"experiment={experiment}"]):
+        cfg = scratch_config("scratch", [f"experiment={experiment}", *member], tmp_path, tmp_path)
+        check_config(cfg, "scratch")
+        assert cfg.model.name == "two_layer"  # CS7643 A1 §5 is about the two-layer MLP
+
+
+def test_the_sweeps_vary_one_setting_and_the_tuning_three(tmp_path: Path) -> None:
+    """§5a-b: one hyper-parameter at a time, the rest at the defaults; §5d: at least three,
+    epochs not counted."""
+    keys = {
+        name: {o.split("=")[0] for m in sweep_members("scratch", [f"experiment={name}"]) for o in m}
+        for name in ("lr_sweep", "l2_sweep", "tuning")
+    }
+    assert keys["lr_sweep"] == {"optimizer.lr"}
+    assert keys["l2_sweep"] == {"optimizer.weight_decay"}
+    assert len(keys["tuning"] - {"max_epochs", "seed"}) >= 3
+    defaults = OmegaConf.to_container(scratch_config("scratch", [], tmp_path, tmp_path))
+    for name in ("lr_sweep", "l2_sweep", "tuning"):
+        cfg = OmegaConf.to_container(
+            scratch_config("scratch", [f"experiment={name}"], tmp_path, tmp_path)
+        )
+        assert cfg == defaults, name  # only the swept keys differ between the members
+
+
+def test_the_tuned_setting_is_a_member_of_the_grid_and_changes_three_defaults(
+    tmp_path: Path,
+) -> None:
+    tuned = scratch_config("scratch", ["experiment=tuned"], tmp_path, tmp_path)
+    defaults = scratch_config("scratch", [], tmp_path, tmp_path)
+    grid = sweep_members("scratch", ["experiment=tuning"])
+    keys = [override.split("=")[0] for override in grid[0]]
+    members = [
+        scratch_config("scratch", ["experiment=tuning", *member], tmp_path, tmp_path)
+        for member in grid
+    ]
+    same = [
+        m
+        for m in members
+        if all(OmegaConf.select(m, k) == OmegaConf.select(tuned, k) for k in keys)
+    ]
+    assert len(same) == 1
+    assert OmegaConf.to_container(same[0]) == OmegaConf.to_container(tuned)
+    assert all(OmegaConf.select(tuned, k) != OmegaConf.select(defaults, k) for k in keys)
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -415,9 +486,10 @@ def test_every_renamed_key_names_a_key_of_its_config(tmp_path: Path) -> None:
     assert keys == set(RENAMED_KEYS.values())
 
 
-def test_scratch_cli_trains_without_torch_and_leaves_its_run_dir(
-    tmp_path: Path, tiny_data_dir: Path
-) -> None:
+@pytest.fixture(scope="module")
+def numpy_run(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path):
+    """One short two-layer run through the CLI on the tiny data: (the process, its run dir)."""
+    log_dir = tmp_path_factory.mktemp("numpy_run")
     code = """
 import sys, runpy
 sys.argv = ["mnist_lab.scratch", *sys.argv[1:]]
@@ -432,21 +504,89 @@ print("TORCH:", "torch" in sys.modules)
         "max_epochs=4",
         "data.batch_size=16",
         "progress=false",
-        log_dir=tmp_path,
+        log_dir=log_dir,
         data_dir=tiny_data_dir,
         code=code,
     )
     assert result.returncode == 0, result.stderr
+    (run,) = (log_dir / "scratch" / "runs").iterdir()
+    return result, run
+
+
+def test_scratch_cli_trains_without_torch_and_leaves_its_run_dir(numpy_run) -> None:
+    result, run = numpy_run
     assert "TORCH: False" in result.stdout
-    (run,) = (tmp_path / "scratch" / "runs").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["test/acc"] > 0.9 and len(metrics["curves"]["val/acc"]) == 4
+    assert metrics["test/acc"] > 0.9
     assert f"test accuracy {metrics['test/acc']:.4f}" in result.stdout
     # CS155 set 4 §2A: what applies to a NumPy run (no torch, no Lightning)
     assert set(metrics["environment"]) == {"python", "hydra-core", "numpy", "device"}
     assert f"numpy {np.__version__}; device cpu: " in result.stdout
     assert (run / "learning_curves.png").stat().st_size > 10_000
     assert set(np.load(run / "params.npz")) == {"W1", "b1", "W2", "b2"}
+
+
+def test_a_numpy_run_reads_back_like_a_lightning_run(numpy_run) -> None:
+    _, run_dir = numpy_run
+    run = RunDir(run_dir).read()
+    assert run.status == "ok"
+    assert {len(run.curves[key]) for key in CURVES} == {4}
+    assert run.best_val_acc == max(run.curves["val/acc"]) == run.metrics["val/acc"]
+    assert run.final_train_loss == run.curves["train/loss_epoch"][-1]
+    assert 0 < run.seconds_per_epoch < run.wall_seconds
+    # 480 training images in batches of 16: 30 SGD steps per epoch
+    rows = list(csv.DictReader((run_dir / "csv" / "metrics.csv").open()))
+    assert [(row["epoch"], row["step"]) for row in rows] == [
+        ("0", "30"),
+        ("1", "60"),
+        ("2", "90"),
+        ("3", "120"),
+    ]
+
+
+def test_report_on_a_numpy_run_shows_its_curves_and_best_val_acc(
+    numpy_run, capsys: pytest.CaptureFixture
+) -> None:
+    _, run_dir = numpy_run
+    assert report([str(run_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert "no per-epoch curves" not in printed
+    best = RunDir(run_dir).read().best_val_acc
+    (row,) = list(csv.DictReader((run_dir / "report.csv").open()))
+    assert float(row["best val acc"]) == best and float(row["mean s/epoch"]) > 0
+    assert f"| {best:.4f} |" in (run_dir / "report.md").read_text()
+
+
+def test_a_numpy_seed_sweep_reports_one_group_of_three(tmp_path: Path, tiny_data_dir: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "mnist_lab.scratch",
+        "-m",
+        "seed=1,2,3",
+        "model.hidden_dims=[16]",
+        "max_epochs=2",
+        "data.subset_size=200",
+        "progress=false",
+        f"hydra.sweep.dir={sweep}",
+        log_dir=tmp_path,
+        data_dir=tiny_data_dir,
+    )
+    assert result.returncode == 0, result.stderr
+    runs = find_runs(sweep)
+    # data.subset_size=200 at batch 64: 4 SGD steps per epoch
+    assert [RunDir(run.path).read().metrics["params"] for run in runs] == [784 * 16 + 16 + 170] * 3
+    steps = {
+        row["step"] for r in runs for row in csv.DictReader((r.path / "csv" / "metrics.csv").open())
+    }
+    assert steps == {"4", "8"}
+    assert report([str(sweep)]) == 0
+    text = (sweep / "report.md").read_text()
+    assert "Over seed: mean ± half-width of the 95% confidence interval" in text
+    (row,) = [line for line in text.splitlines() if line.startswith("| all runs |")]
+    assert row.startswith("| all runs | 3 of 3 | 12,730 |")
+    best = estimate([run.best_val_acc for run in runs])
+    assert f"| {best.mean:.4f} ± {best.half_width:.4f} (n=3) |" in row
+    assert (sweep / "learning_curves.png").stat().st_size > 10_000
 
 
 def test_toy_cli_writes_its_figure_and_errors(tmp_path: Path) -> None:

@@ -29,10 +29,13 @@ def merge_overrides(arguments: Sequence[str], extra: Sequence[str]) -> list[str]
     return [a for a in arguments if _override_key(a) not in replaced] + list(extra)
 
 
-# Added to every train step; a log file has no use for a live progress bar. Left out of the
-# report tables, which show the settings a person chose.
-PLUMBING = "threads={threads} ++callbacks.progress_bar=null ++trainer.enable_progress_bar=false"
-PLUMBING_KEYS = {_override_key(argument) for argument in PLUMBING.split()}
+# Added to every step of each Hydra app (schema.HYDRA_APPS); a log file has no use for a live
+# progress bar. Left out of the report tables, which show the settings a person chose.
+PLUMBING = {
+    "train": "threads={threads} ++callbacks.progress_bar=null ++trainer.enable_progress_bar=false",
+    "scratch": "threads={threads} progress=false",
+}
+PLUMBING_KEYS = {_override_key(a) for text in PLUMBING.values() for a in text.split()}
 
 
 def step_command(
@@ -54,10 +57,11 @@ def step_command(
         for name, path in names.items():
             argument = argument.replace("{" + name + "}", str(path))
         arguments.append(argument)
-    if step.module == "train":
+    if step.hydra_app:
         run_dir = "hydra.sweep.dir" if step.multirun else "hydra.run.dir"
-        extra = [f"{run_dir}={directory}", *PLUMBING.format(threads=threads).split()]
-        quick_budget = quick_train if quick and step.quick_train else ()
+        extra = [f"{run_dir}={directory}", *PLUMBING[step.module].format(threads=threads).split()]
+        # quick_train's keys are the Lightning configs'; other apps' steps say their own `quick`
+        quick_budget = quick_train if quick and step.quick_train and step.module == "train" else ()
         arguments = merge_overrides(arguments, [*extra, *quick_budget])
     if quick:
         arguments = merge_overrides(arguments, step.quick)
@@ -122,8 +126,8 @@ def failure_reason(log: str) -> str:
 def run_step(command: list[str], step: Step, directory: Path, log: Path) -> StepResult:
     """Run one step's command, its output into `log`, then collect what it left."""
     result = StepResult(step, command, directory)
-    # Hydra makes a train step's folder itself; other modules are handed theirs ready.
-    (directory.parent if step.module == "train" else directory).mkdir(parents=True, exist_ok=True)
+    # Hydra makes a Hydra app's folder itself; other modules are handed theirs ready.
+    (directory.parent if step.hydra_app else directory).mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with log.open("w") as output:
         output.write(shlex.join(command) + "\n\n")
@@ -137,15 +141,15 @@ def run_step(command: list[str], step: Step, directory: Path, log: Path) -> Step
 def collect_step(result: StepResult, log: Path) -> StepResult:
     """Report on the runs a finished step left, find its figures and problems.
 
-    Train steps leave Hydra runs; another module's step counts as one run when it writes
+    Hydra apps' steps leave Hydra runs; another module's step counts as one run when it writes
     `metrics.json` into its folder, so its targets can be judged too.
     """
     directory = result.directory
-    if result.step.module != "train" and (RunDir(directory) / METRICS_FILE).is_file():
+    if not result.step.hydra_app and (RunDir(directory) / METRICS_FILE).is_file():
         result.runs = [RunDir(directory).read()]
-    if result.step.module != "train" and (directory / REPORT_FILE).is_file():
+    if not result.step.hydra_app and (directory / REPORT_FILE).is_file():
         result.table = (directory / REPORT_FILE).read_text()
-    elif result.step.module == "train" and directory.is_dir():
+    elif result.step.hydra_app and directory.is_dir():
         try:
             result.runs = find_runs(directory)
             for run in result.runs:

@@ -26,6 +26,9 @@ COMPARISONS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
     "equals": ("=", operator.eq),
 }
 AGGREGATES = ("max", "min", "count", "mean")
+# The step modules that are Hydra apps leaving run dirs the report reads (the Lightning
+# trainer and the NumPy classifiers): the runner gives each step its run or sweep dir.
+HYDRA_APPS = ("train", "scratch")
 MEASURE_KEYS = {"metric", "entry", "step", "where", "over", "among"}
 TARGET_KEYS = MEASURE_KEYS | {"what", "assignment"} | set(COMPARISONS)
 
@@ -104,9 +107,14 @@ class Step:
     quick_train: bool = True
 
     @property
+    def hydra_app(self) -> bool:
+        """Whether the step runs one of HYDRA_APPS, whose run dirs Hydra makes."""
+        return self.module in HYDRA_APPS
+
+    @property
     def multirun(self) -> bool:
-        """Whether the step is a train sweep (`-m`), whose run dir is hydra.sweep.dir."""
-        return self.module == "train" and ("-m" in self.arguments or "--multirun" in self.arguments)
+        """Whether the step is a Hydra app's sweep (`-m`), whose run dir is hydra.sweep.dir."""
+        return self.hydra_app and ("-m" in self.arguments or "--multirun" in self.arguments)
 
 
 @dataclass(frozen=True)

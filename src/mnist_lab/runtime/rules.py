@@ -175,6 +175,7 @@ SCRATCH_RULES = (
     _choice("data.name", DATASETS),
     Rule("data.batch_size", positive_int, "an integer >= 1"),
     Rule("data.val_fraction", open_fraction, "a number strictly between 0 and 1"),
+    Rule("data.subset_size", optional(positive_int), "null or an integer >= 1"),
     _choice("model.name", SCRATCH_MODELS),
     Rule(
         "model.hidden_dims",

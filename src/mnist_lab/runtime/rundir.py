@@ -7,7 +7,8 @@
     <run dir>/member.json            a sweep member's config digest (sweep resume)
     <run dir>/checkpoints/best.ckpt  the best validation epoch; last.ckpt: the newest epoch
     <run dir>/hpc_ckpt_<n>.ckpt      Lightning's SLURM requeue checkpoint
-    <run dir>/csv/metrics.csv        every logged value, per step and per epoch
+    <run dir>/csv/metrics.csv        every logged value, per step and per epoch (a NumPy run:
+                                     its per-epoch values, in the same layout)
     <run dir>/trajectory.pt          parameter snapshots (callbacks=trajectory, for landscape)
     <run dir>/samples_epoch_<n>.png  a GAN's samples after epoch n (the report lines them up)
     <run dir>/decision_boundary.png  a toy 2-D run's boundary (the report sets them side by side)
@@ -23,11 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import math
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,6 +207,16 @@ class RunDir:
         """Per-epoch values from `csv/metrics.csv` (see `read_curves`); empty without a CSV log."""
         path = self.path / CSV_FILE
         return read_curves(path) if path.is_file() else {}
+
+    def write_curves(self, curves: Mapping[str, Sequence[float]], steps: Sequence[int]) -> Path:
+        """Per-epoch values as `csv/metrics.csv` in the layout of Lightning's CSV logger: a row
+        per epoch, `epoch` counted from 0, `step` the optimizer steps taken by its end."""
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["epoch", "step", *curves])
+        for epoch, step in enumerate(steps):
+            writer.writerow([epoch, step, *(float(values[epoch]) for values in curves.values())])
+        return atomic_write_text(self.path / CSV_FILE, text.getvalue())
 
     def read(self) -> Run:
         """Everything a report needs from this run; missing files leave fields empty."""

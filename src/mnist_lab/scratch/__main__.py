@@ -1,7 +1,8 @@
 """Train CS7643 A1's NumPy classifiers on MNIST: `python -m mnist_lab.scratch [model=two_layer]`.
 
 Prints the best-validation epoch's validation and test accuracy; the run dir gets metrics.json,
-learning_curves.png and the parameters as params.npz.
+the per-epoch curves in csv/metrics.csv (as the Lightning runs log them, so `mnist_lab.report`
+reads both alike), learning_curves.png and the parameters as params.npz.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
     x, y = load_flat(cfg.data.name, data_dir, "train", cfg.data.download)
     test = load_flat(cfg.data.name, data_dir, "test", cfg.data.download)
     train, val = train_val_split(x, y, cfg.data.val_fraction)
+    if cfg.data.subset_size is not None:
+        # As the Lightning runs' data.subset_size: fewer training images, the same validation.
+        train = (train[0][: cfg.data.subset_size], train[1][: cfg.data.subset_size])
     options = OmegaConf.to_container(cfg.model)
     model = build_model(
         options.pop("name"),
@@ -63,6 +67,8 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
     metrics = {
         "val/loss": val_loss,
         "val/acc": val_acc,
+        "val/acc_best": max(history.curves["val/acc"]),
+        "train/loss_epoch": history.curves["train/loss_epoch"][-1],
         "test/loss": test_loss,
         "test/acc": test_acc,
         "best_epoch": history.best_epoch,
@@ -84,23 +90,21 @@ def train_scratch(cfg: DictConfig) -> dict[str, float]:
 def save_run(
     run_dir: Path, cfg: DictConfig, metrics: dict[str, float], history: History, params: dict
 ) -> None:
-    """metrics.json (with the per-epoch curves), params.npz and learning_curves.png."""
+    """csv/metrics.csv (the per-epoch curves), params.npz, learning_curves.png, and
+    metrics.json last: its presence says the run finished."""
     import numpy as np
 
     from mnist_lab.plots.curves import learning_curves_figure
 
-    RunDir(run_dir).write_metrics({**metrics, "curves": history.curves})
+    RunDir(run_dir).write_curves(history.curves, history.steps)
     np.savez(run_dir / "params.npz", **params)
-    curves = {
-        "train/loss_epoch": history.curves["train/loss"],
-        **{key: history.curves[key] for key in ("train/acc", "val/loss", "val/acc")},
-    }
     title = f"NumPy {cfg.model.name} on {cfg.data.name}, lr {cfg.optimizer.lr}, " + (
         f"L2 {cfg.optimizer.weight_decay}, batch {cfg.data.batch_size}"
     )
-    learning_curves_figure({title: curves}, title="").savefig(
+    learning_curves_figure({title: history.curves}, title="").savefig(
         run_dir / "learning_curves.png", dpi=80
     )
+    RunDir(run_dir).write_metrics(metrics)
 
 
 def main(cfg: DictConfig) -> float:

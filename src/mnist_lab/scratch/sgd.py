@@ -4,6 +4,7 @@ and the epoch loop that records learning curves."""
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -61,13 +62,18 @@ def evaluate(
     return losses / len(y), hits / len(y)
 
 
+# The per-epoch curves, under the names the Lightning runs log them by, so that one report
+# reads both halves of the lab.
+CURVES = ("train/loss_epoch", "train/acc", "val/loss", "val/acc", "val/acc_best", "time/epoch_s")
+
+
 @dataclass
 class History:
-    """Per-epoch curves and the parameters of the epoch with the best validation accuracy."""
+    """Per-epoch curves, SGD steps taken by the end of each epoch, and the parameters of the
+    epoch with the best validation accuracy."""
 
-    curves: dict[str, list[float]] = field(
-        default_factory=lambda: {"train/loss": [], "train/acc": [], "val/loss": [], "val/acc": []}
-    )
+    curves: dict[str, list[float]] = field(default_factory=lambda: {key: [] for key in CURVES})
+    steps: list[int] = field(default_factory=list)
     best_epoch: int = 0
     best_params: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -88,7 +94,9 @@ def fit(
     rng = np.random.default_rng(seed)
     history = History()
     bar = tqdm(range(1, max_epochs + 1), desc="epochs", unit="epoch", disable=not progress)
+    steps = 0
     for epoch in bar:
+        started = time.perf_counter()
         sizes, losses, accuracies = [], [], []
         for xb, yb in batches(*train, batch_size, rng):
             loss, acc = model.loss_and_gradients(xb, yb)
@@ -96,18 +104,23 @@ def fit(
             sizes.append(len(yb))
             losses.append(loss)
             accuracies.append(acc)
+        seconds = time.perf_counter() - started
+        steps += len(sizes)
         val_loss, val_acc = evaluate(model, *val)
         for key, value in (
-            ("train/loss", np.average(losses, weights=sizes)),
+            ("train/loss_epoch", np.average(losses, weights=sizes)),
             ("train/acc", np.average(accuracies, weights=sizes)),
             ("val/loss", val_loss),
             ("val/acc", val_acc),
+            ("val/acc_best", max([val_acc, *history.curves["val/acc"]])),
+            ("time/epoch_s", seconds),
         ):
             history.curves[key].append(float(value))
+        history.steps.append(steps)
         if val_acc > max(history.curves["val/acc"][:-1], default=-1.0):
             history.best_epoch = epoch
             history.best_params = copy.deepcopy(model.params)
         bar.set_postfix(
-            train_loss=f"{history.curves['train/loss'][-1]:.3f}", val_acc=f"{val_acc:.4f}"
+            train_loss=f"{history.curves['train/loss_epoch'][-1]:.3f}", val_acc=f"{val_acc:.4f}"
         )
     return history
