@@ -156,3 +156,10 @@ def test_the_index_shows_the_interval_and_names_the_method(seeds) -> None:
     unresolved = entry_with(target(**{**_mean_of("a"), "above": 0.981}), entry_id="E03")
     _, verdicts = targets_table(unresolved, seeds, quick=False)
     assert verdict_summary(verdicts) == "0 of 1 met, 1 not resolved"
+
+
+def test_a_reported_mean_over_seeds_shows_its_interval(seeds) -> None:
+    entry = entry_with(target(**_mean_of("a")), entry_id="E03")
+    table, verdicts = targets_table(entry, seeds, quick=False)
+    assert verdicts[0].status == "reported"
+    assert "| 0.9810 ± 0.0025 (n=3) | reported |" in table

@@ -107,12 +107,14 @@ def judge_over_seeds(
     target: Target, results: Mapping[str, EntryResult], own_entry: str
 ) -> Verdict | None:
     """The verdict of a target whose measure is a sample over seeds; None for other targets."""
-    if target.measure.over != "mean" or target.comparison is None:
+    if target.measure.over != "mean":
         return None
     sample, missing = measure_sample(target.measure, results, own_entry)
     if sample is None:
         return Verdict(None, f"missing: {missing}")
     measured = estimate(sample)
+    if target.comparison is None:  # a mean reported is reported with its interval
+        return Verdict(measured.mean, "reported", measured_estimate=measured)
     if isinstance(target.reference, Measure) and target.reference.over == "mean":
         other, missing = measure_sample(target.reference, results, own_entry)
         if other is None:
