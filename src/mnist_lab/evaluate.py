@@ -80,14 +80,17 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         LIGHTNING_LIBRARIES, torch_device_name(trainer.strategy.root_device)
     )
     RunDir(cfg.paths.output_dir).write_metrics({**metrics, "environment": environment})
-    if "test/acc" in metrics:
-        summary = f"test loss {metrics['test/loss']:.4f}, test accuracy {metrics['test/acc']:.4f}"
+    split = datamodule.spec.test_split  # `truth_table` for a gate: no held-out rows
+    words = split.replace("_", "-")
+    if f"{split}/acc" in metrics:
+        loss, accuracy = metrics[f"{split}/loss"], metrics[f"{split}/acc"]
+        summary = f"{words} loss {loss:.4f}, {words} accuracy {accuracy:.4f}"
     else:  # autoencoders and GANs report other test metrics
         tested = sorted((k, v) for k, v in metrics.items() if k.startswith("test/"))
         summary = ", ".join(f"{name} {value:.4f}" for name, value in tested)
     print(environment_line(environment))
     print(f"checkpoint {checkpoint}")
-    tested_on = f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} test"
+    tested_on = f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} {words}"
     print(f"{summary} on {tested_on} {datamodule.spec.items}")
     if confusion.path is not None:
         print(f"confusion matrix {confusion.path}")

@@ -89,15 +89,21 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 # close again or the last events may never reach the disk.
                 logger.finalize("success")
         RunDir(cfg.paths.output_dir).write_metrics({**metrics, "environment": environment})
+        # The recipe's test numbers, under the name the data gives its test rows (a gate's are
+        # its truth table: truth_table/acc).
+        split = datamodule.spec.test_split
         main_metric = cfg.get("main_metric") or "test/acc"
+        if main_metric.startswith("test/"):
+            main_metric = f"{split}/{main_metric.removeprefix('test/')}"
         if main_metric in metrics:
-            loss = metrics.get("test/loss")
-            with_loss = loss is not None and main_metric != "test/loss"
+            loss = metrics.get(f"{split}/loss")
+            with_loss = loss is not None and main_metric != f"{split}/loss"
             detail = f" (loss {loss:.4f})" if with_loss else ""
-            name = "test accuracy" if main_metric == "test/acc" else main_metric
+            words = split.replace("_", "-")
+            name = f"{words} accuracy" if main_metric == f"{split}/acc" else main_metric
             print(
                 f"{name} {metrics[main_metric]:.4f}{detail} on "
-                f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} test "
+                f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} {words} "
                 f"{datamodule.spec.items}; "
                 f"run dir {cfg.paths.output_dir}"
             )

@@ -27,6 +27,18 @@ def test_every_course_lists_its_asks_and_the_theory_left_to_people() -> None:
     assert {ask.course for ask in derivations} >= {"CS156 bonus", "CS7643 A1", "CS541 HW3"}
 
 
+def test_every_target_of_the_catalogue_names_an_ask() -> None:
+    keys = {ask.key for ask in ASKS}
+    named = {
+        (entry.id, target.assignment)
+        for entry in CATALOGUE.entries.values()
+        for target in entry.targets
+    }
+    assert {(entry, assignment) for entry, assignment in named if assignment not in keys} == set()
+    # and every ask answered by an experiment names experiments that exist
+    assert all(entry in CATALOGUE.entries for ask in ASKS for entry in ask.answered_by)
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [

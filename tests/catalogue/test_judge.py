@@ -182,3 +182,10 @@ def test_every_seed_keeps_only_settings_whose_seeds_all_pass(tmp_path: Path) -> 
     assert judge(any_seed, results, "E02").measured == 13_000
     assert judge(every_seed, results, "E02").measured == 26_000
     assert "for every seed" in str(every_seed.measure.among)
+
+
+def test_a_reported_mean_over_seeds_shows_its_interval(seeds) -> None:
+    entry = entry_with(target(**_mean_of("a")), entry_id="E03")
+    table, verdicts = targets_table(entry, seeds, quick=False)
+    assert verdicts[0].status == "reported"
+    assert "| 0.9810 ± 0.0025 (n=3) | reported |" in table

@@ -22,7 +22,7 @@ from mnist_lab.train import train
 from tests.helpers import CONF_DIR, compose_config
 from tests.helpers.cli import run_cli
 
-TOY_EXPERIMENTS = ["toy_init", "toy_or", "toy_playground", "toy_xor"]
+TOY_EXPERIMENTS = ["toy_and", "toy_init", "toy_or", "toy_playground", "toy_xor"]
 
 
 def splits(**settings) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -77,6 +77,11 @@ def test_gates_validate_and_test_on_their_truth_table(name: str, truth: list[int
     assert len(labels) == 12 and labels.tolist() == truth * 3
     # the jitter moves the training points but never across to another row's corner
     assert (points - torch.tensor(rows * 3)).abs().max() < 0.3
+
+
+@pytest.mark.parametrize(("name", "test_split"), [("gate_and", "truth_table"), ("spiral", "test")])
+def test_only_the_gates_call_their_test_rows_a_truth_table(name: str, test_split: str) -> None:
+    assert Toy2DDataModule(name=name).spec.test_split == test_split
 
 
 def fit(net: torch.nn.Module, points: torch.Tensor, labels: torch.Tensor, steps: int, lr: float):
@@ -188,7 +193,7 @@ def test_xor_run_reaches_the_whole_truth_table_draws_its_boundary_and_evaluates(
     cfg = train_config("experiment=toy_xor", "model.net.hidden_dims=[8]")
     metrics = train(cfg)
     run = tmp_path / "run"
-    assert metrics["test/acc"] == 1.0 and metrics["params"] == 2 * 8 + 8 + 8 * 2 + 2
+    assert metrics["truth_table/acc"] == 1.0 and metrics["params"] == 2 * 8 + 8 + 8 * 2 + 2
     assert (run / "decision_boundary.png").stat().st_size > 10_000
     assert (run / "confusion_matrix.png").is_file()
     assert "[1, 8]" in (run / "model_summary.txt").read_text()  # 2-D input, 8 hidden units
@@ -197,7 +202,36 @@ def test_xor_run_reaches_the_whole_truth_table_draws_its_boundary_and_evaluates(
     OmegaConf.save(cfg, run / ".hydra" / "config.yaml")
     (tmp_path / "evaluation").mkdir()
     evaluated = evaluate(compose_config("evaluate", [f"ckpt_path={run}"], tmp_path / "evaluation"))
-    assert evaluated["test/acc"] == 1.0
+    assert evaluated["truth_table/acc"] == 1.0 and "test/acc" not in evaluated
+
+
+def test_gate_runs_record_and_report_truth_table_accuracy_not_test_accuracy(
+    train_config, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweep = tmp_path / "sweep"
+    for seed in (1, 2):
+        overrides = ["model.net.hidden_dims=[]", f"seed={seed}"]
+        cfg = train_config(
+            "experiment=toy_and", *overrides, "trainer.max_epochs=2", run=f"sweep/{seed}"
+        )
+        metrics = train(cfg)
+        assert not [key for key in metrics if key.startswith("test/")]
+        # tested on the rows it validated on: the best checkpoint scores its best validation
+        assert metrics["truth_table/acc"] == metrics["val/acc_best"]
+        (sweep / str(seed) / ".hydra").mkdir()
+        (sweep / str(seed) / ".hydra" / "overrides.yaml").write_text(
+            "".join(f"- {override}\n" for override in overrides)
+        )
+    printed = capsys.readouterr().out
+    assert (
+        printed.count("truth-table accuracy") == 2 and "on 4 gate_and truth-table rows" in printed
+    )
+    assert "test accuracy" not in printed
+    summary, _ = write_report(sweep, find_runs(sweep))
+    assert "truth-table acc" in summary.columns and "test acc" not in summary.columns
+    report = (sweep / "report.md").read_text()
+    assert "| runs | params | best val acc | truth-table acc | final train loss |" in report
+    assert "test acc" not in report
 
 
 def test_zero_init_sigmoid_run_stays_symmetric_in_its_checkpoint(train_config, tmp_path):

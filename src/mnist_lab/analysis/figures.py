@@ -15,7 +15,13 @@ from matplotlib import image as plt_image
 from matplotlib.figure import Figure
 
 from mnist_lab.analysis.stats import Group, estimate, replicate_groups
-from mnist_lab.analysis.tables import describe, legend_labels, short_names, swept_keys
+from mnist_lab.analysis.tables import (
+    describe,
+    final_accuracies,
+    legend_labels,
+    short_names,
+    swept_keys,
+)
 from mnist_lab.plots.curves import (
     dead_units_figure,
     learning_curves_figure,
@@ -78,7 +84,8 @@ def group_figures(
     if len(groups[0].settings) == 1 and len(groups) > 1:
         key = next(iter(groups[0].settings))
         values = [g.settings[key] for g in groups]
-        measures = {"best val acc": lambda r: r.best_val_acc, "test acc": lambda r: r.test_acc}
+        runs = [run for group in groups for run in group.runs]
+        measures = {"best val acc": lambda r: r.best_val_acc, **final_accuracies(runs)}
         estimates = {name: [g.estimate(m) for g in groups] for name, m in measures.items()}
         file_name = re.sub(r"[^\w-]", "_", key)
         figures[f"accuracy_vs_{file_name}.png"] = metric_vs_value_figure(
@@ -88,7 +95,8 @@ def group_figures(
             title=f"Accuracy vs {key}: mean and 95% interval over {', '.join(over)}",
             threshold=threshold,
             tick_labels=[
-                f"{v}\n(n={len(g.finished)})" for v, g in zip(values, groups, strict=True)
+                f"{v}{_size(g.runs[0])}\n(n={len(g.finished)})"
+                for v, g in zip(values, groups, strict=True)
             ],
             min_span=0.02,
             errors={name: [e.half_width for e in column] for name, column in estimates.items()},
@@ -129,19 +137,19 @@ def boundaries_figure(runs: Sequence[Run], labels: Sequence[str]) -> Figure | No
 
 
 def accuracy_figure(runs: Sequence[Run], key: str, threshold: float) -> Figure:
-    """Best val acc and test acc of the finished runs against their value of `key`."""
+    """Best val acc and final accuracy of the finished runs against their value of `key`."""
     values = [run.value(key) for run in runs]
-    tick_labels = []
-    for value, run in zip(values, runs, strict=True):
-        # Widths or model names mean little alone; their parameter count says how big.
-        size = f"\n{int(run.params):,} params" if not math.isnan(run.params) else ""
-        tick_labels.append(value + size + ("" if run.status == "ok" else f"\n({run.status})"))
+    tick_labels = [
+        value + _size(run) + ("" if run.status == "ok" else f"\n({run.status})")
+        for value, run in zip(values, runs, strict=True)
+    ]
     # A failed or unfinished run's numbers are not results: it keeps its place, without points.
+    measures = {"best val acc": lambda r: r.best_val_acc, **final_accuracies(runs)}
     return metric_vs_value_figure(
         values,
         {
-            "best val acc": [r.best_val_acc if r.status == "ok" else math.nan for r in runs],
-            "test acc": [r.test_acc if r.status == "ok" else math.nan for r in runs],
+            name: [measure(r) if r.status == "ok" else math.nan for r in runs]
+            for name, measure in measures.items()
         },
         xlabel=key,
         title=f"Accuracy vs {key}",
@@ -149,6 +157,12 @@ def accuracy_figure(runs: Sequence[Run], key: str, threshold: float) -> Figure:
         tick_labels=tick_labels,
         min_span=0.02,
     )
+
+
+def _size(run: Run) -> str:
+    """A tick label's second line: widths or model names mean little alone, the parameter
+    count says how big (empty when the run never wrote it)."""
+    return f"\n{int(run.params):,} params" if not math.isnan(run.params) else ""
 
 
 GAN_LOSSES = {"train/g_loss": "generator", "train/d_loss": "discriminator"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,11 +79,26 @@ def legend_labels(runs: Sequence[Run], keys: Sequence[str]) -> list[str]:
     return labels
 
 
+# Column -> the metric a run's final accuracy is: on the held-out test set, or for a gate, which
+# has no held-out rows, on its truth table (the rows it also validated on), never called test.
+FINAL_ACCURACIES = {"test acc": "test/acc", "truth-table acc": "truth_table/acc"}
+
+
+def final_accuracies(runs: Sequence[Run]) -> dict[str, Callable[[Run], float]]:
+    """Column -> measure for the final accuracies the runs have (test acc when they have none)."""
+    present = [c for c, key in FINAL_ACCURACIES.items() if any(key in r.metrics for r in runs)]
+    return {
+        column: lambda run, key=FINAL_ACCURACIES[column]: run.metrics.get(key, math.nan)
+        for column in present or ["test acc"]
+    }
+
+
 # Column -> how report.md writes a number; CSV keeps every digit.
 MEASURES = {
     "params": "{:,.0f}",
     "best val acc": "{:.4f}",
     "test acc": "{:.4f}",
+    "truth-table acc": "{:.4f}",
     "final train loss": "{:.4f}",
     "mean s/epoch": "{:.2f}",
     "wall time (s)": "{:.1f}",
@@ -103,12 +118,13 @@ class Summary:
 def summary_table(runs: Sequence[Run], threshold: float = DEFAULT_THRESHOLD) -> Summary:
     """One row per run, sorted by best val acc (highest first, failed runs last)."""
     keys = swept_keys(runs)
+    accuracies = final_accuracies(runs)
 
     def measures(run: Run) -> dict[str, float]:
         return {
             "params": run.params,
             "best val acc": run.best_val_acc,
-            "test acc": run.test_acc,
+            **{column: accuracy(run) for column, accuracy in accuracies.items()},
             "final train loss": run.final_train_loss,
             "mean s/epoch": run.seconds_per_epoch,
             "wall time (s)": run.wall_seconds,
@@ -131,7 +147,8 @@ def summary_table(runs: Sequence[Run], threshold: float = DEFAULT_THRESHOLD) -> 
             row["params"] = int(row["params"])
         row["status"] = run.status_text
         rows.append(row)
-    columns = ["run", *keys, *MEASURES, "status"]
+    shown = [c for c in MEASURES if c not in FINAL_ACCURACIES or c in accuracies]
+    columns = ["run", *keys, *shown, "status"]
     if all(row["mean s/epoch"] is None for row in rows):
         columns.remove("mean s/epoch")
     return Summary(threshold_caption(ordered, keys, threshold), columns, rows, ordered)
@@ -182,6 +199,8 @@ def seed_table(runs: Sequence[Run], threshold: float = DEFAULT_THRESHOLD) -> str
     if len(keys) != 2 or "seed" not in keys or len({run.value("seed") for run in runs}) < 2:
         return ""
     key = next(k for k in keys if k != "seed")
+    # one setting over seeds: the runs share their data, and so their kind of final accuracy
+    column, accuracy = next(iter(final_accuracies(runs).items()))
     groups: dict[str, list[Run]] = {}
     for run in runs:
         groups.setdefault(run.value(key), []).append(run)
@@ -189,7 +208,7 @@ def seed_table(runs: Sequence[Run], threshold: float = DEFAULT_THRESHOLD) -> str
     for value, members in groups.items():
         finished = [r for r in members if r.status == "ok"]
         passed = sum(r.best_val_acc > threshold for r in finished)
-        tests = [r.test_acc for r in finished if not math.isnan(r.test_acc)]
+        tests = [accuracy(r) for r in finished if not math.isnan(accuracy(r))]
         params = members[0].params
         mean, low = (f"{sum(tests) / len(tests):.4f}", f"{min(tests):.4f}") if tests else ("-", "-")
         size = "-" if math.isnan(params) else f"{params:,.0f}"
@@ -205,29 +224,30 @@ def seed_table(runs: Sequence[Run], threshold: float = DEFAULT_THRESHOLD) -> str
     else:
         caption = f"No {key} has best val acc > {threshold:g} for every seed"
     passing = f"seeds with best val acc > {threshold:g}"
-    header = f"| {key} | params | {passing} | mean test acc | min test acc |"
+    header = f"| {key} | params | {passing} | mean {column} | min {column} |"
     return "\n".join([caption, "", header, "|---|---:|---:|---:|---:|", *rows]) + "\n"
 
 
-# Column -> the number each group's runs contribute to its estimate.
-GROUP_MEASURES = {
-    "best val acc": lambda run: run.best_val_acc,
-    "test acc": lambda run: run.test_acc,
-    "final train loss": lambda run: run.final_train_loss,
-}
+def group_measures(groups: Sequence[Group]) -> dict[str, Callable[[Run], float]]:
+    """Column -> the number each group's runs contribute to its estimate."""
+    return {
+        "best val acc": lambda run: run.best_val_acc,
+        **final_accuracies([run for group in groups for run in group.runs]),
+        "final train loss": lambda run: run.final_train_loss,
+    }
 
 
 def group_table(groups: Sequence[Group], over: Sequence[str]) -> str:
     """One row per group of replicate runs (the same settings, other `over` values): how many
-    finished and the estimates of GROUP_MEASURES, best mean validation accuracy first.
+    finished and the estimates of `group_measures`, best mean validation accuracy first.
     """
     keys = list(groups[0].settings) if groups else []
-    columns = [*(keys or ["setting"]), "runs", "params", *GROUP_MEASURES]
+    measures = group_measures(groups)
+    columns = [*(keys or ["setting"]), "runs", "params", *measures]
     alignment = ["---"] * max(len(keys), 1) + ["---:"] * (len(columns) - max(len(keys), 1))
     rows = ["| " + " | ".join(columns) + " |", "|" + "|".join(alignment) + "|"]
     estimates = [
-        {name: group.estimate(measure) for name, measure in GROUP_MEASURES.items()}
-        for group in groups
+        {name: group.estimate(measure) for name, measure in measures.items()} for group in groups
     ]
     by_best_val = sorted(
         zip(groups, estimates, strict=True),

@@ -129,7 +129,7 @@ def judge_over_seeds(
     if sample is None:
         return Verdict(None, f"missing: {missing}")
     measured = estimate(sample)
-    if target.comparison is None:
+    if target.comparison is None:  # a mean reported is reported with its interval
         return Verdict(measured.mean, "reported", measured_estimate=measured)
     if isinstance(target.reference, Measure) and target.reference.over == "mean":
         other, missing = measure_sample(target.reference, results, own_entry)

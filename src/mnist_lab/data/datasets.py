@@ -34,6 +34,7 @@ class DatasetSpec:
     mirrors: tuple[str, ...]
     gz_md5: dict[str, str]  # MD5 of each official `<stem>.gz`, as the authors publish them
     items: str = "images"  # what one sample is, in printouts ("10000 mnist test images")
+    test_split: str = "test"  # the test numbers' prefix (`test/acc`), as Toy2DSpec's
 
 
 # One entry per name in runtime.rules.DATASETS; a checked config names no other.

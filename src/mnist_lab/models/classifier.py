@@ -116,14 +116,21 @@ class Classifier(L.LightningModule):
         if "val_acc_best" in checkpoint:
             self.val_acc_best.update(torch.tensor(checkpoint["val_acc_best"]))
 
+    @property
+    def test_split(self) -> str:
+        """The test numbers' prefix: `test`, or the data's own name for rows it is tested on
+        that are not held out (a gate's truth table: `truth_table/acc`)."""
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        return datamodule.spec.test_split if datamodule is not None else "test"
+
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         logits = self(x)
         self.test_loss.update(F.cross_entropy(logits, y), len(y))
         self.test_acc.update(logits, y)
         self.test_confusion.update(logits, y)
-        self.log("test/loss", self.test_loss)
-        self.log("test/acc", self.test_acc)
+        self.log(f"{self.test_split}/loss", self.test_loss)
+        self.log(f"{self.test_split}/acc", self.test_acc)
 
     def on_test_epoch_start(self) -> None:
         self.test_confusion.reset()

@@ -280,11 +280,6 @@ class Run:
         return max(_finite(self.curves.get("val/acc", [])), default=math.nan)
 
     @property
-    def test_acc(self) -> float:
-        """Accuracy on the test set (of the best validation checkpoint), NaN if never tested."""
-        return self.metrics.get("test/acc", math.nan)
-
-    @property
     def final_train_loss(self) -> float:
         """Mean training loss of the last epoch."""
         if "train/loss_epoch" in self.metrics:
