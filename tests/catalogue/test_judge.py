@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lab.catalogue.index import render_index, targets_table, verdict_summary
-from mnist_lab.catalogue.judge import judge
+from mnist_lab.catalogue.judge import judge, same_value
 from mnist_lab.catalogue.runner import EntryResult, StepResult, collect_step
 from mnist_lab.catalogue.schema import Step
 
@@ -189,3 +189,12 @@ def test_a_reported_mean_over_seeds_shows_its_interval(seeds) -> None:
     table, verdicts = targets_table(entry, seeds, quick=False)
     assert verdicts[0].status == "reported"
     assert "| 0.9810 ± 0.0025 (n=3) | reported |" in table
+
+
+@pytest.mark.parametrize(
+    ("given", "wanted", "same"),
+    [("0.0001", "1e-4", True), ("1e-4", "1e-4", True), ("0", "0.0", True), ("[8]", "[8]", True)],
+)
+def test_a_setting_matches_as_text_or_as_the_same_number(given, wanted, same) -> None:
+    assert same_value(given, wanted) is same
+    assert not same_value("relu", "tanh") and not same_value("0.001", "1e-4")

@@ -38,6 +38,17 @@ class Verdict:
     reference_estimate: Estimate | None = None
 
 
+def same_value(given: str, wanted: str) -> bool:
+    """Whether a run's setting is the catalogue's: as text, or as numbers (1e-4 is 0.0001,
+    which is how a sweep writes it)."""
+    if given == wanted:
+        return True
+    try:
+        return float(given) == float(wanted)
+    except ValueError:
+        return False
+
+
 def _candidates(
     measure: Measure, results: Mapping[str, EntryResult], own_entry: str
 ) -> tuple[list[Run], list[Run], str]:
@@ -49,7 +60,7 @@ def _candidates(
     step = result.step(measure.step)
     if step is None:
         return [], [], f"{entry_id} has no step {measure.step or ''}".rstrip()
-    runs = [r for r in step.runs if all(r.value(k) == v for k, v in measure.where)]
+    runs = [r for r in step.runs if all(same_value(r.value(k), v) for k, v in measure.where)]
     if not runs:
         selection = ", ".join(f"{k}={v}" for k, v in measure.where) or "any setting"
         return [], [], f"no run of {entry_id} {step.step.name} with {selection}"
