@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mnist_lab.catalogue.index import render_index
+from pathlib import Path
+
+from mnist_lab.catalogue.index import render_index, seeds_per_setting
 from mnist_lab.catalogue.runner import EntryResult, StepResult
 from mnist_lab.catalogue.schema import Entry
 
@@ -30,3 +32,13 @@ def test_index_shows_commands_targets_tables_and_figures_with_relative_links(
     assert "![learning_curves.png](E02_widths/train/learning_curves.png)" in index
     assert "[log](E02_widths/train.log)" in index
     assert "| 1 | 64 |" in index  # the report's table
+
+
+def test_the_index_gives_each_entry_its_seeds_and_names_the_single_seed_ones(
+    sweep, tmp_path: Path
+) -> None:
+    result = EntryResult(entry_with(), sweep.directory.parent, [sweep])
+    assert seeds_per_setting(result) == 1
+    index = render_index(tmp_path, [result.entry], {"E02": result}, {})
+    assert "| # | experiment | status | seeds | wall time | targets |" in index
+    assert "One seed: E02 (thresholds on one model" in index

@@ -25,7 +25,7 @@ from mnist_lab.catalogue.schema import Entry, Step, load_catalogue
 from mnist_lab.runtime.rules import check_config
 from tests.helpers import CONF_DIR
 
-from .conftest import target
+from .conftest import target, write_run
 
 CATALOGUE = load_catalogue()
 TRAIN_STEPS = [
@@ -211,3 +211,15 @@ def test_a_step_of_another_module_shows_its_report_md_in_the_index(tmp_path: Pat
     collected = collect_step(StepResult(step, [], tmp_path / "compare", returncode=0), Path())
     assert collected.table.startswith("Yes, as far as n=3 seeds tell")
     assert collected.runs == []
+
+
+def test_a_step_over_seeds_shows_the_groups_and_folds_every_run_away(tmp_path: Path) -> None:
+    directory = tmp_path / "E03_l2" / "train"
+    for index, (decay, seed) in enumerate([(d, s) for d in ("0", "1e-4") for s in (1, 2, 3)]):
+        metrics = {"test/acc": 0.97 + 0.001 * index, "val/acc_best": 0.975, "params": 10}
+        write_run(directory / str(index), [f"wd={decay}", f"seed={seed}"], metrics)
+    step = Step("train", "train", ("-m",))
+    collected = collect_step(StepResult(step, [], directory, returncode=0), Path())
+    groups, _, folded = collected.table.partition("<details><summary>every run (6)</summary>")
+    assert "(n=3)" in groups and "| 1e-4 |" in groups
+    assert folded.count("\n| ") >= 6 and folded.rstrip().endswith("</details>")

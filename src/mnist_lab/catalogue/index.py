@@ -148,6 +148,18 @@ def _outcome_kind(outcome: str) -> str:
     return "met" if met == rest.split(" ")[0] else "not met"
 
 
+def seeds_per_setting(result: EntryResult) -> int:
+    """The most seeds that any one setting of the entry ran (0 when it left no runs)."""
+    most = 0
+    for step in result.steps:
+        seeds: dict[frozenset, set[str]] = {}
+        for run in step.runs:
+            setting = frozenset((k, v) for k, v in run.overrides.items() if k != "seed")
+            seeds.setdefault(setting, set()).add(run.value("seed"))
+        most = max([most, *map(len, seeds.values())])
+    return most
+
+
 def render_index(
     out: Path,
     entries: Sequence[Entry],
@@ -167,7 +179,11 @@ def render_index(
             "- **quick mode**: tiny budgets to check that every command runs; the numbers mean "
             "nothing and the targets are shown but not judged"
         )
-    lines += ["", "| # | experiment | status | wall time | targets |", "|---|---|---|---:|---|"]
+    lines += [
+        "",
+        "| # | experiment | status | seeds | wall time | targets |",
+        "|---|---|---|---:|---:|---|",
+    ]
     sections = []
     slugs = {entry.id: entry.slug for entry in entries}
     for entry in entries:
@@ -176,9 +192,10 @@ def render_index(
         anchor = entry.slug.lower()
         status = result.status if result else "not run yet"
         seconds = format_seconds(result.seconds) if result else "-"
+        seeds = seeds_per_setting(result) if result else 0
         lines.append(
             f"| {entry.id} | [{_cell(entry.title)}](#{anchor}) | {_cell(status[:120])} "
-            f"| {seconds} | {verdict_summary(verdicts)} |"
+            f"| {seeds or '-'} | {seconds} | {verdict_summary(verdicts)} |"
         )
         others = sorted(
             {
@@ -192,6 +209,14 @@ def render_index(
         sections.append(
             _entry_section(out, entry, result, table, f"{status}. Wall time: {seconds}", reads)
         )
+    single = [e.id for e in entries if e.id in results and seeds_per_setting(results[e.id]) == 1]
+    if single and not quick:
+        lines += [
+            "",
+            "Seeds: the most seeds that any one setting of the entry ran. One seed: "
+            f"{', '.join(single)} (thresholds on one model, searches, timings and computations; "
+            "more seeds would multiply their wall time).",
+        ]
     if asks:
         table, outcomes = asks_table(asks, {entry.id: entry for entry in entries}, results, quick)
         lines += [

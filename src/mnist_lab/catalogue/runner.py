@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnist_lab import LabError
-from mnist_lab.analysis.tables import markdown_table
+from mnist_lab.analysis.tables import Summary, markdown_table, seed_table
 from mnist_lab.catalogue.schema import Entry, Step
-from mnist_lab.report import write_report
+from mnist_lab.report import replicates_table, write_report
 from mnist_lab.runtime.rundir import METRICS_FILE, REPORT_FILE, Run, RunDir, find_runs
 
 
@@ -138,6 +138,17 @@ def run_step(command: list[str], step: Step, directory: Path, log: Path) -> Step
     return collect_step(result, log)
 
 
+def step_table(runs: Sequence[Run], summary: Summary) -> str:
+    """A step's tables for the index: per setting over seeds (mean ± interval) and how many
+    seeds pass, every run folded away below; the runs' table alone when no setting repeats."""
+    runs_table = markdown_table(summary)
+    grouped = [table for table in (replicates_table(runs), seed_table(runs)) if table]
+    if not grouped:
+        return runs_table
+    folded = f"<details><summary>every run ({len(runs)})</summary>\n\n{runs_table}\n</details>\n"
+    return "\n".join([*grouped, folded])
+
+
 def collect_step(result: StepResult, log: Path) -> StepResult:
     """Report on the runs a finished step left, find its figures and problems.
 
@@ -156,7 +167,7 @@ def collect_step(result: StepResult, log: Path) -> StepResult:
                 for key in PLUMBING_KEYS:
                     run.overrides.pop(key, None)
             summary, _ = write_report(directory, result.runs)
-            result.table = markdown_table(summary)
+            result.table = step_table(result.runs, summary)
         except (LabError, OSError, ValueError) as error:
             result.problem = f"no report: {error}"
     # A GAN's grid per epoch would bury the index; its report draws them as one figure.
