@@ -11,6 +11,7 @@ from mnist_lab.catalogue.asks import Ask, load_asks
 from mnist_lab.catalogue.index import asks_summary, asks_table, render_index
 from mnist_lab.catalogue.runner import EntryResult, StepResult
 from mnist_lab.catalogue.schema import load_catalogue
+from tests.helpers import ROOT
 
 from .conftest import entry_with, target
 
@@ -85,3 +86,14 @@ def test_each_ask_gets_its_targets_verdict_or_reported_or_why_not(sweep: StepRes
     assert summary == "5 asks: 1 met, 1 not met, 1 reported, 1 not answered, 1 not run"
     index = render_index(Path("."), [judged], results, {}, asks=asks)
     assert '<a id="asks"></a>' in index and summary in index
+
+
+def test_docs_assignments_lists_the_same_asks_by_course_and_section() -> None:
+    """docs/assignments.md explains each ask; asks.yaml judges it: neither may drop one."""
+    documented, course = set(), None
+    for line in (ROOT / "docs" / "assignments.md").read_text().splitlines():
+        if line.startswith("## "):
+            course = next((c for c in COURSES if line.startswith(f"## {c} (")), None)
+        elif course and line.startswith("| ") and not line.startswith("| section |"):
+            documented.add(f"{course} {line.split('|')[1].strip()}")
+    assert documented == {ask.key for ask in ASKS}
