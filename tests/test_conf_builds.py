@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from torch import nn
@@ -119,3 +120,35 @@ def test_model_comparison_has_an_unregularised_cnn_smaller_than_the_mlp(train_co
     assert nn.Conv2d in layers and not layers & {nn.Dropout, nn.BatchNorm2d}
     assert lenet.model.optimizer.weight_decay == 0 and lenet.model.l1 == 0
     assert params["lenet"] < params["mlp"] / 2 < params["cnn"]
+
+
+def _choices(search: str) -> list[tuple[str, str]]:
+    """(key, value) for every value of every `choice(...)` an Optuna search yaml sweeps."""
+    params = yaml.safe_load((CONF_DIR / "hparams_search" / f"{search}.yaml").read_text())
+    pairs = []
+    for key, spec in params["hydra"]["sweeper"]["params"].items():
+        spec = str(spec)
+        if spec.startswith("choice("):
+            # the sweeper hands a trial its value unquoted, as a command line would
+            values = spec[len("choice(") : -1].split(",")
+            pairs += [(key, value.strip().strip("'\"")) for value in values]
+    return pairs
+
+
+@pytest.mark.parametrize(
+    ("search", "key", "value"),
+    [
+        pytest.param(search, key, value, id=f"{search}-{key}={value}")
+        for search in ("budget_200", "fashion_mlp")
+        for key, value in _choices(search)
+    ],
+)
+def test_every_value_a_search_can_choose_composes_into_an_accepted_config(
+    search: str, key: str, value: str
+) -> None:
+    """What Optuna hands a trial is a command-line override: `200` would arrive as an int."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=[f"hparams_search={search}", f"{key}={value}"])
+    check_config(cfg)
+    if search == "budget_200":
+        assert sum(cfg.model.net.hidden_dims) == 200
