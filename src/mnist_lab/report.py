@@ -11,6 +11,7 @@ about a second, also while training runs keep the CPU busy.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -67,11 +68,13 @@ def replicates_table(runs: Sequence[Run], over: Sequence[str] = ()) -> str:
     return group_table(groups, replicates) if groups else ""
 
 
-def write_versus(directory: Path, other: Path, out: Path | None) -> list[Path]:
+def write_versus(
+    directory: Path, other: Path, out: Path | None, without: Sequence[tuple[str, str]] = ()
+) -> list[Path]:
     """The best setting of `directory`'s sweep beside the closest of `other`'s, into `out`."""
     runs, other_runs = find_runs(directory), find_runs(other)
     try:
-        versus = compare(runs, other_runs)
+        versus = compare(runs, other_runs, without=without)
     except ValueError as error:
         raise LabError(f"--versus {other}: {error}") from None
     names = sweep_name(runs), sweep_name(other_runs)
@@ -80,6 +83,14 @@ def write_versus(directory: Path, other: Path, out: Path | None) -> list[Path]:
     versus_figure(versus, *names).savefig(out / VERSUS_FIGURE, dpi=110)
     (out / REPORT_FILE).write_text(f"{versus.answer(*names)}\n\n{versus_table(versus, *names)}")
     return [out / REPORT_FILE, out / VERSUS_FIGURE]
+
+
+def setting(text: str) -> tuple[str, str]:
+    """`key=value` from the command line, as a pair."""
+    key, sign, value = text.partition("=")
+    if not sign or not key or not value:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key, value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,12 +131,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, help="with --versus: the folder to write (default DIRECTORY/versus)"
     )
+    parser.add_argument(
+        "--without",
+        type=setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --versus: leave this setting of DIRECTORY out of the best, e.g. "
+        "model.optimizer.weight_decay=0 to ask what L2 can do (repeatable)",
+    )
     args = parser.parse_args(argv)
-    if args.out is not None and args.versus is None:
-        return print_error(f"--out {args.out} is only used with --versus SWEEP")
+    without = " ".join(f"--without {key}={value}" for key, value in args.without)
+    for given in (f"--out {args.out}" if args.out else "", without):
+        if given and args.versus is None:
+            return print_error(f"{given} is only used with --versus SWEEP")
     if args.versus is not None:
         try:
-            paths = write_versus(args.directory, args.versus, args.out)
+            paths = write_versus(args.directory, args.versus, args.out, args.without)
         except LabError as error:
             return print_error(error)
         except OSError as error:

@@ -54,15 +54,15 @@ def test_the_best_l2_setting_is_set_beside_the_closest_width(sweeps) -> None:
     assert versus.p_values[0] == pytest.approx(1.0)
     assert versus.p_values[1] < 0.001
     answer = versus.answer(sweep_name(l2), sweep_name(widths))
-    assert answer.startswith("Yes, as far as n=3 seeds tell: the weight_decay sweep at its best")
+    assert answer.startswith("Matched, as far as n=3 seeds tell: the weight_decay sweep at its")
     assert "(weight_decay=1e-4, 178,110 params)" in answer
-    assert "hidden_dims=[128,64] (109,386 params)" in answer
+    assert "hidden_dims=[128,64], a smaller net (109,386 params)" in answer
 
 
 def test_no_match_says_no_and_names_the_closest(sweeps, tmp_path: Path) -> None:
     far = _sweep(tmp_path / "far", "model.net.hidden_dims", {"[8,4]": [0.90, 0.91, 0.92]}, 6_000)
     versus = compare(find_runs(sweeps[0]), find_runs(far))
-    assert versus.answer("A", "B").startswith("No: A at its best")
+    assert versus.answer("A", "B").startswith("Not matched: A at its best")
 
 
 def test_the_gap_is_validation_minus_training_loss(sweeps) -> None:
@@ -78,10 +78,10 @@ def test_report_versus_writes_the_answer_table_and_figure(sweeps, tmp_path: Path
     out = tmp_path / "answer"
     assert report.main([str(l2), "--versus", str(widths), "--out", str(out)]) == 0
     text = (out / "report.md").read_text()
-    assert text.startswith("Yes, ")
+    assert text.startswith("Matched, ")
     assert "| the hidden_dims sweep | hidden_dims=[128,64] | 109,386 |" in text
     assert (out / "versus.png").stat().st_size > 10_000
-    assert capsys.readouterr().out.startswith("Yes, ")
+    assert capsys.readouterr().out.startswith("Matched, ")
 
 
 def test_report_versus_rejects_out_alone_and_an_empty_sweep(sweeps, tmp_path: Path, capsys) -> None:
@@ -93,3 +93,24 @@ def test_report_versus_rejects_out_alone_and_an_empty_sweep(sweeps, tmp_path: Pa
     assert report.main([str(l2), "--versus", str(empty)]) == 2
     assert str(empty) in capsys.readouterr().err
     assert not (l2 / "versus").exists()
+
+
+def test_without_leaves_a_setting_out_of_the_best(sweeps) -> None:
+    """CS156 §3 asks what L2 can do, so the L2 sweep's best must not be weight_decay=0."""
+    l2, widths = (find_runs(path) for path in sweeps)
+    zero_best = _sweep_with_zero_best(sweeps[0].parent)
+    assert compare(zero_best, widths).best.label == "weight_decay=0"
+    versus = compare(zero_best, widths, without=[("model.optimizer.weight_decay", "0.0")])
+    assert versus.best.label == "weight_decay=1e-4"
+    with pytest.raises(ValueError, match="without model.optimizer.weight_decay=1e-4"):
+        compare(l2[3:], widths, without=[("model.optimizer.weight_decay", "1e-4")])
+
+
+def _sweep_with_zero_best(root: Path) -> list:
+    directory = _sweep(
+        root / "zero_best",
+        "model.optimizer.weight_decay",
+        {"0": [0.990, 0.991, 0.992], "1e-4": [0.980, 0.981, 0.982]},
+        178_110,
+    )
+    return find_runs(directory)

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from mnist_lab.catalogue.index import render_index, targets_table, verdict_summary
-from mnist_lab.catalogue.judge import judge, same_value
+from mnist_lab.catalogue.judge import judge
 from mnist_lab.catalogue.runner import EntryResult, StepResult, collect_step
 from mnist_lab.catalogue.schema import Step
+from mnist_lab.runtime.rundir import same_setting
 
 from .conftest import entry_with, target, write_run
 
@@ -196,5 +197,5 @@ def test_a_reported_mean_over_seeds_shows_its_interval(seeds) -> None:
     [("0.0001", "1e-4", True), ("1e-4", "1e-4", True), ("0", "0.0", True), ("[8]", "[8]", True)],
 )
 def test_a_setting_matches_as_text_or_as_the_same_number(given, wanted, same) -> None:
-    assert same_value(given, wanted) is same
-    assert not same_value("relu", "tanh") and not same_value("0.001", "1e-4")
+    assert same_setting(given, wanted) is same
+    assert not same_setting("relu", "tanh") and not same_setting("0.001", "1e-4")

@@ -183,6 +183,8 @@ def test_an_entry_after_others_reads_their_step_folders(tmp_path: Path) -> None:
         str(tmp_path / slugs["E02"] / "train"),
         "--out",
         str(directory),
+        "--without",
+        "model.optimizer.weight_decay=0",
     ]
 
 

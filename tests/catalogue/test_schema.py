@@ -17,7 +17,7 @@ LEFT_OUT = {
 }
 
 
-def test_catalogue_covers_every_experiment_yaml_and_plans_under_42_minutes() -> None:
+def test_catalogue_covers_every_experiment_yaml_and_plans_under_36_minutes() -> None:
     named = {
         argument.split("=", 1)[1]
         for entry in CATALOGUE.entries.values()
@@ -30,9 +30,10 @@ def test_catalogue_covers_every_experiment_yaml_and_plans_under_42_minutes() -> 
     assert yamls - named - set(LEFT_OUT) == set()
     assert {p.stem for p in (CONF_DIR / "hparams_search").glob("*.yaml")} <= named
     # Two experiments at a time on the 2-core CPU, plus about 2 minutes of process start-up
-    # and reports. Every comparison over 3 seeds (issue 12) took it past the old 30 minutes;
-    # the speed issue is to bring it back, and until then 42 minutes is the ceiling.
-    assert sum(entry.expected_s for entry in CATALOGUE.entries.values()) / 2 < 40 * 60
+    # and reports. Every comparison over 3 seeds (issue 12) took it past the old 30 minutes
+    # (29 min measured, 31 planned); the speed issue is to bring it back, and until then 36
+    # minutes is the ceiling.
+    assert sum(entry.expected_s for entry in CATALOGUE.entries.values()) / 2 < 34 * 60
     ids = list(CATALOGUE.entries)
     assert ids == sorted(ids) and ids[0] == "E01"
 

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from mnist_lab.analysis.stats import Estimate, Group, estimate, replicate_groups, welch_p_value
 from mnist_lab.analysis.tables import describe, short_names, swept_keys
 from mnist_lab.plots.curves import learning_curves_figure
-from mnist_lab.runtime.rundir import Run
+from mnist_lab.runtime.rundir import Run, same_setting
 
 SIGNIFICANCE = 0.05
 METRICS = ("val/loss", "val/acc")
@@ -91,33 +91,61 @@ class Versus:
         if match is None:
             side, p = self.closest[0], self.p_values[0]
             return (
-                f"No: {best} reaches best val acc {self.best.val_acc.format()}; the closest of "
-                f"{other_name}, {side.label} ({_size(side)}), differs at {side.val_acc.format()} "
-                f"(Welch p = {p:.3f})."
+                f"Not matched: {best} reaches best val acc {self.best.val_acc.format()}; the "
+                f"closest of {other_name}, {side.label} ({_size(side)}), differs at "
+                f"{side.val_acc.format()} (Welch p = {p:.3f})."
             )
         side, p = match
-        return (
-            f"Yes, as far as n={len(self.best.group.finished)} seeds tell: {best} reaches best "
-            f"val acc {self.best.val_acc.format()}, as {other_name}'s {side.label} "
-            f"({_size(side)}) does with {side.val_acc.format()} (Welch p = {p:.2f}, no "
-            f"difference at 5%); final train-val loss gap {self.best.gap.format()} vs "
-            f"{side.gap.format()}."
+        smaller = side.params < self.best.params
+        answer = (
+            f"Matched, as far as n={len(self.best.group.finished)} seeds tell: {best} reaches best "
+            f"val acc {self.best.val_acc.format()}, as {other_name}'s {side.label}, "
+            f"{'a smaller' if smaller else 'a larger'} net ({_size(side)}), does with "
+            f"{side.val_acc.format()} (Welch p = {p:.2f}, no difference at 5%); final train-val "
+            f"loss gap {self.best.gap.format()} vs {side.gap.format()}."
         )
+        smaller_sides = [
+            (other, q)
+            for other, q in zip(self.closest, self.p_values, strict=True)
+            if other.params < self.best.params
+        ]
+        if not smaller and smaller_sides:
+            other, q = smaller_sides[0]
+            verdict = "differs" if q < SIGNIFICANCE else "does not differ"
+            answer += (
+                f" The closest smaller net, {other.label} ({_size(other)}), {verdict}: "
+                f"{other.val_acc.format()} (Welch p = {q:.3f})."
+            )
+        return answer
 
 
 def _size(side: Side, unit: str = " params") -> str:
     return "-" if math.isnan(side.params) else f"{int(side.params):,}{unit}"
 
 
-def compare(first: Sequence[Run], second: Sequence[Run], closest: int = 2) -> Versus:
-    """The best group of `first` by validation accuracy and the `closest` groups of `second`."""
+def compare(
+    first: Sequence[Run],
+    second: Sequence[Run],
+    closest: int = 2,
+    without: Sequence[tuple[str, str]] = (),
+) -> Versus:
+    """The best group of `first` by validation accuracy and the `closest` groups of `second`.
+
+    `without` leaves settings of `first` out, e.g. weight_decay=0 when the question is what
+    L2 can do.
+    """
     finished = [
         g
         for g in settings_groups(first)
-        if g.finished and not math.isnan(g.estimate(lambda r: r.best_val_acc).mean)
+        if g.finished
+        and not math.isnan(g.estimate(lambda r: r.best_val_acc).mean)
+        and not any(same_setting(g.runs[0].value(key), value) for key, value in without)
     ]
     if not finished:
-        raise ValueError("the first sweep has no finished run with a validation accuracy")
+        left_out = " without " + ", ".join(f"{k}={v}" for k, v in without) if without else ""
+        raise ValueError(
+            f"the first sweep has no finished run with a validation accuracy{left_out}"
+        )
     best = max(finished, key=lambda g: g.estimate(lambda r: r.best_val_acc).mean)
     best_side = Side.of(_label(best), best)
     others = [Side.of(_label(g), g) for g in settings_groups(second) if g.finished]

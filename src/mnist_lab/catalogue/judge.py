@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from mnist_lab.analysis.stats import Estimate, estimate, welch_p_value
 from mnist_lab.catalogue.runner import EntryResult
 from mnist_lab.catalogue.schema import COMPARISONS, Measure, Target
-from mnist_lab.runtime.rundir import Run
+from mnist_lab.runtime.rundir import Run, same_setting
 
 OVER_SEEDS_METHOD = (
     "over seeds (`mean of ... over seeds`): against a number, the 95% Student-t interval of the "
@@ -38,17 +38,6 @@ class Verdict:
     reference_estimate: Estimate | None = None
 
 
-def same_value(given: str, wanted: str) -> bool:
-    """Whether a run's setting is the catalogue's: as text, or as numbers (1e-4 is 0.0001,
-    which is how a sweep writes it)."""
-    if given == wanted:
-        return True
-    try:
-        return float(given) == float(wanted)
-    except ValueError:
-        return False
-
-
 def _candidates(
     measure: Measure, results: Mapping[str, EntryResult], own_entry: str
 ) -> tuple[list[Run], list[Run], str]:
@@ -60,7 +49,7 @@ def _candidates(
     step = result.step(measure.step)
     if step is None:
         return [], [], f"{entry_id} has no step {measure.step or ''}".rstrip()
-    runs = [r for r in step.runs if all(same_value(r.value(k), v) for k, v in measure.where)]
+    runs = [r for r in step.runs if all(same_setting(r.value(k), v) for k, v in measure.where)]
     if not runs:
         selection = ", ".join(f"{k}={v}" for k, v in measure.where) or "any setting"
         return [], [], f"no run of {entry_id} {step.step.name} with {selection}"

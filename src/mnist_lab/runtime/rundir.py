@@ -72,6 +72,17 @@ def default_data_dir() -> str:
     return os.environ.get("MNIST_LAB_DATA_DIR", "data")
 
 
+def same_setting(given: str, wanted: str) -> bool:
+    """Whether a run's setting is the one asked for: as text, or as numbers (1e-4 is 0.0001,
+    which is how a sweep writes it)."""
+    if given == wanted:
+        return True
+    try:
+        return float(given) == float(wanted)
+    except ValueError:
+        return False
+
+
 class RunDir:
     """One run directory: where each file is, and reading and writing the ones code needs."""
 
