@@ -82,3 +82,21 @@ def test_quick_run_of_one_experiment_end_to_end(
     assert (sweep / "dead_units.png").stat().st_size > 10_000
     assert "![dead_units.png](E12_dying_relu/train/dead_units.png)" in index
     assert main(["--quick", "--only", "E12", "--out", str(out)]) == 2  # never overwrites
+    # The index can be drawn again from what the run left, the same but for the line saying so.
+    steps = json.loads((out / "E12_dying_relu" / "steps.json").read_text())
+    assert [step["step"] for step in steps["steps"]] == ["train"]
+    assert steps["steps"][0]["returncode"] == 0
+    (out / "index.md").unlink()
+    assert main(["--reindex", "--only", "E12", "--out", str(out)]) == 0
+    again = (out / "index.md").read_text().splitlines()
+    assert [line for line in again if line.startswith("- index drawn again: ")]
+    assert [line for line in again if not line.startswith("- index drawn again: ")] == [
+        line for line in index.splitlines()
+    ]
+
+
+def test_reindex_needs_a_finished_run(tmp_path: Path, capsys) -> None:
+    assert main(["--reindex"]) == 2
+    assert "--reindex needs --out" in capsys.readouterr().err
+    assert main(["--reindex", "--out", str(tmp_path)]) == 2
+    assert "holds no finished reproduce run (header.json missing)" in capsys.readouterr().err

@@ -13,6 +13,7 @@ torch, no Lightning, so `--help` and `--dry-run` answer at once.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -28,13 +29,15 @@ from mnist_lab import LabError
 from mnist_lab.catalogue.asks import Ask, load_asks
 from mnist_lab.catalogue.index import (
     format_seconds,
+    git_commit,
     render_index,
     run_header,
     targets_table,
     verdict_summary,
 )
-from mnist_lab.catalogue.runner import EntryResult, Plan, run_entry
+from mnist_lab.catalogue.runner import EntryResult, Plan, load_entry, run_entry
 from mnist_lab.catalogue.schema import Catalogue, Entry, load_catalogue
+from mnist_lab.runtime.atomic import atomic_write_text
 from mnist_lab.runtime.cli import ArgumentParser, int_at_least, print_error
 from mnist_lab.runtime.rundir import default_log_dir
 
@@ -83,6 +86,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--dry-run",
         action="store_true",
         help="print the commands and the planned time; run nothing",
+    )
+    parser.add_argument(
+        "--reindex",
+        action="store_true",
+        help="run nothing: draw --out's index.md again from the runs it holds (after a change "
+        "to the targets, the judge or the asks)",
     )
     return parser.parse_args(argv)
 
@@ -175,8 +184,31 @@ def run_all(
     header.pop("wall time so far")
     header["wall time"] = format_seconds(time.perf_counter() - started)
     index.write_text(render_index(plan.out, entries, results, header, plan.quick, asks))
+    saved = {"header": header, "quick": plan.quick}
+    atomic_write_text(plan.out / HEADER_FILE, json.dumps(saved, indent=1) + "\n")
     console.print(f"index: {index}")
     return results
+
+
+# <out>/header.json: the index's opening lines and whether the run was --quick, for --reindex
+HEADER_FILE = "header.json"
+
+
+def reindex(console: Console, out: Path, entries: Sequence[Entry], asks: Sequence[Ask]) -> int:
+    """Draw `out`'s index.md again from its entries' steps.json and runs; 2 if it has none."""
+    if not (out / HEADER_FILE).is_file():
+        return print_error(f"--out {out} holds no finished reproduce run ({HEADER_FILE} missing)")
+    saved = json.loads((out / HEADER_FILE).read_text())
+    try:
+        results = {e.id: r for e in entries if (r := load_entry(e, out)) is not None}
+    except LabError as error:
+        return print_error(error)
+    header = dict(saved["header"])
+    header["index drawn again"] = f"{datetime.now():%Y-%m-%d %H:%M:%S} at commit {git_commit()}"
+    ran = [entry for entry in entries if entry.id in results]
+    (out / "index.md").write_text(render_index(out, ran, results, header, saved["quick"], asks))
+    console.print(f"index: {out / 'index.md'} ({len(ran)} experiments)")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,6 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dry_run:
         print_plan(console, entries, plan, args.jobs)
         return 0
+    if args.reindex:
+        if args.out is None:
+            return print_error("--reindex needs --out, the folder of the run to index again")
+        return reindex(console, args.out, entries, asks)
     if plan.out.exists() and any(plan.out.iterdir()):
         return print_error(f"--out {plan.out} already holds files; choose a new folder")
     plan.out.mkdir(parents=True, exist_ok=True)

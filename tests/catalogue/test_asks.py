@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from mnist_lab.catalogue.asks import Ask, load_asks
-from mnist_lab.catalogue.index import asks_summary, asks_table, render_index
+from mnist_lab.catalogue.index import ask_kind, asks_summary, asks_table, render_index
+from mnist_lab.catalogue.judge import Verdict
 from mnist_lab.catalogue.runner import EntryResult, StepResult
 from mnist_lab.catalogue.schema import load_catalogue
 from tests.helpers import ROOT
@@ -73,16 +74,11 @@ def test_each_ask_gets_its_targets_verdict_or_reported_or_why_not(sweep: StepRes
         Ask("A", "§5", "derive it", not_answered="a derivation"),
         Ask("A", "§6", "elsewhere", ("E07",)),
     ]
-    table, outcomes = asks_table(asks, entries, results, quick=False)
-    assert outcomes == [
-        "1 of 1 met",
-        "0 of 1 met",
-        "reported",
-        "not answered (a derivation)",
-        "not run",
-    ]
+    table, kinds = asks_table(asks, entries, results, quick=False)
+    assert kinds == ["met", "not met", "reported", "not answered", "not run"]
     assert "| A | §2 | met ask | [E02](#e02_widths) | 1 of 1 met |" in table
-    summary = asks_summary(outcomes)
+    assert "| A | §5 | derive it | - | not answered (a derivation) |" in table
+    summary = asks_summary(kinds)
     assert summary == "5 asks: 1 met, 1 not met, 1 reported, 1 not answered, 1 not run"
     index = render_index(Path("."), [judged], results, {}, asks=asks)
     assert '<a id="asks"></a>' in index and summary in index
@@ -97,3 +93,18 @@ def test_docs_assignments_lists_the_same_asks_by_course_and_section() -> None:
         elif course and line.startswith("| ") and not line.startswith("| section |"):
             documented.add(f"{course} {line.split('|')[1].strip()}")
     assert documented == {ask.key for ask in ASKS}
+
+
+@pytest.mark.parametrize(
+    ("statuses", "kind"),
+    [
+        (["met", "met"], "met"),
+        (["met", "not met", "not resolved at n=3 vs 3"], "not met"),
+        (["met", "not resolved at n=3"], "not resolved"),
+        (["met", "missing: E13 was not run"], "missing"),
+        (["reported"], "reported"),
+        (["quick: not judged"], "quick"),
+    ],
+)
+def test_an_ask_is_met_only_when_every_target_is(statuses: list[str], kind: str) -> None:
+    assert ask_kind("", [Verdict(0.5, status) for status in statuses]) == kind

@@ -108,14 +108,14 @@ def asks_table(
     results: Mapping[str, EntryResult],
     quick: bool,
 ) -> tuple[str, list[str]]:
-    """Markdown: course, section, ask, the entries answering it (linked) and the outcome;
-    and the outcomes."""
+    """Markdown: course, section, ask, the entries answering it (linked) and the outcome; and
+    each ask's outcome in a word or two (`ask_kind`), for the summary."""
     rows = ["| course | section | ask | answered by | outcome |", "|---|---|---|---|---|"]
-    outcomes = []
+    kinds = []
     for ask in asks:
         outcome, verdicts = ask_verdict(ask, entries, results, quick)
+        kinds.append(ask_kind(outcome, verdicts))
         outcome = outcome or verdict_summary(verdicts)
-        outcomes.append(outcome)
         links = ", ".join(
             f"[{e}](#{entries[e].slug.lower()})" if e in entries else e for e in ask.answered_by
         )
@@ -124,28 +124,27 @@ def asks_table(
             f"| {ask.course} | {ask.section} | {_cell(ask.ask)} | {_cell(answered)} "
             f"| {_cell(outcome)} |"
         )
-    return "\n".join(rows) + "\n", outcomes
+    return "\n".join(rows) + "\n", kinds
 
 
-def asks_summary(outcomes: Sequence[str]) -> str:
+def ask_kind(outcome: str, verdicts: Sequence[Verdict]) -> str:
+    """An ask's outcome in a word or two: `met` only if every judged target is; one not met
+    makes it `not met`, else one undecided `not resolved`."""
+    if outcome:  # not answered, not run, failed, reported: said before any target
+        return outcome.split(" (")[0]
+    statuses = [verdict.status for verdict in verdicts]
+    for kind in ("not met", "not resolved", "missing", "met"):
+        if any(status.startswith(kind) for status in statuses):
+            return kind
+    return verdict_summary(verdicts).split(":")[0]  # reported, or quick
+
+
+def asks_summary(kinds: Sequence[str]) -> str:
     """`54 asks: 30 met, 12 reported, 2 not met, 1 not resolved, 9 not answered`."""
     counts: dict[str, int] = {}
-    for outcome in outcomes:
-        kind = _outcome_kind(outcome)
+    for kind in kinds:
         counts[kind] = counts.get(kind, 0) + 1
-    return f"{len(outcomes)} asks: " + ", ".join(f"{n} {kind}" for kind, n in counts.items())
-
-
-def _outcome_kind(outcome: str) -> str:
-    """An ask's outcome in a word or two for the summary: `met` only if all its targets are."""
-    if outcome.startswith(("not answered", "not run", "failed", "reported", "quick", "missing")):
-        return outcome.split(" (")[0].split(":")[0]
-    if "not resolved" in outcome:
-        return "not resolved"
-    if "missing" in outcome:
-        return "missing"
-    met, _, rest = outcome.partition(" of ")
-    return "met" if met == rest.split(" ")[0] else "not met"
+    return f"{len(kinds)} asks: " + ", ".join(f"{n} {kind}" for kind, n in counts.items())
 
 
 def seeds_per_setting(result: EntryResult) -> int:
@@ -278,13 +277,14 @@ def run_header(command: str, jobs: int, threads: int) -> dict[str, str]:
     return {
         "started": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
         "command": command,
-        "commit": _git_commit(),
+        "commit": git_commit(),
         "machine": f"{os.cpu_count()} cores; {jobs} experiments at a time, "
         f"{threads} torch thread(s) each",
     }
 
 
-def _git_commit() -> str:
+def git_commit() -> str:
+    """The short hash of the checkout the catalogue is in, or `unknown`."""
     try:
         completed = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from mnist_lab import LabError
 from mnist_lab.analysis.tables import Summary, markdown_table, seed_table
 from mnist_lab.catalogue.schema import Entry, Step
 from mnist_lab.report import replicates_table, write_report
+from mnist_lab.runtime.atomic import atomic_write_text
 from mnist_lab.runtime.rundir import METRICS_FILE, REPORT_FILE, Run, RunDir, find_runs
 
 
@@ -217,6 +219,11 @@ class Plan:
         return planned
 
 
+# <out>/<id>_<name>/steps.json: each step's command, exit status and wall time, so that the
+# index can be drawn again from the folder (`reproduce --reindex`) after the judge changes.
+STEPS_FILE = "steps.json"
+
+
 def run_entry(entry: Entry, plan: Plan) -> EntryResult:
     """Run an entry's steps in order; a failed step stops the steps after it, not other entries."""
     result = EntryResult(entry, plan.out / entry.slug)
@@ -227,4 +234,45 @@ def run_entry(entry: Entry, plan: Plan) -> EntryResult:
         if step_result.returncode != 0 and not step_result.finished_runs:
             break
     result.seconds = time.perf_counter() - started
+    record_entry(result)
+    return result
+
+
+def record_entry(result: EntryResult) -> None:
+    """Write the entry's steps.json (what `load_entry` reads back)."""
+    steps = [
+        {
+            "step": s.step.name,
+            "command": s.command,
+            "returncode": s.returncode,
+            "seconds": s.seconds,
+        }
+        for s in result.steps
+    ]
+    record = {"seconds": result.seconds, "steps": steps}
+    result.directory.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(result.directory / STEPS_FILE, json.dumps(record, indent=1) + "\n")
+
+
+def load_entry(entry: Entry, out: Path) -> EntryResult | None:
+    """An entry's result as a run left it in `out` (its steps.json, then its runs collected
+    afresh), or None if it did not run there."""
+    directory = out / entry.slug
+    path = directory / STEPS_FILE
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    steps = {step.name: step for step in entry.steps}
+    result = EntryResult(entry, directory, seconds=float(record["seconds"]))
+    for saved in record["steps"]:
+        if saved["step"] not in steps:
+            raise LabError(f"{path}: step {saved['step']!r} is not a step of {entry.id} now")
+        step = StepResult(
+            steps[saved["step"]],
+            list(saved["command"]),
+            directory / saved["step"],
+            saved["returncode"],
+            float(saved["seconds"]),
+        )
+        result.steps.append(collect_step(step, directory / f"{saved['step']}.log"))
     return result

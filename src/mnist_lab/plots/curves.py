@@ -173,7 +173,12 @@ def _swept_axis(
     if numbers is None:
         x = np.arange(len(values), dtype=float)
         labels = list(tick_labels) if tick_labels is not None else list(values)
-        ax.set_xticks(x, labels, rotation=30 if len(values) > 4 else 0)
+        # Many categories with multi-line labels overprint at 30 degrees: upright labels, and a
+        # figure wide enough to give each its column.
+        rotation = 0 if len(values) <= 4 else 30 if len(values) <= 8 else 90
+        ax.set_xticks(x, labels, rotation=rotation, ha="right" if rotation == 30 else "center")
+        width, height = ax.figure.get_size_inches()
+        ax.figure.set_size_inches(max(width, 0.7 * len(values)), height)
         ax.set_xlim(-0.5, len(values) - 0.5)
         return x, np.arange(len(values)), xlabel
     order = np.argsort(numbers, kind="stable")
