@@ -29,7 +29,7 @@ tensorboard:
 benchmark:  ## seconds per epoch: lab vs plain PyTorch loop vs per-sample DataLoader
 	$(PYTHON) benchmarks/epoch_speed.py
 
-reproduce:  ## the whole catalogue E1-E23 at its budgets (about 25 min on 2 cores), with index.md
+reproduce:  ## the whole catalogue E1-E28 at its budgets (about 30 min on 2 cores), with index.md
 	$(PYTHON) -m mnist_lab.reproduce
 
 reproduce-quick:  ## the same commands on tiny budgets (a few minutes): does everything run?
