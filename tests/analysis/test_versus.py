@@ -114,3 +114,10 @@ def _sweep_with_zero_best(root: Path) -> list:
         178_110,
     )
     return find_runs(directory)
+
+
+def test_single_runs_are_undecided_not_matched(tmp_path: Path) -> None:
+    one = _sweep(tmp_path / "one", "model.optimizer.weight_decay", {"1e-4": [0.98]}, 178_110)
+    other = _sweep(tmp_path / "other", "model.net.hidden_dims", {"[128,64]": [0.98]}, 109_386)
+    versus = compare(find_runs(one), find_runs(other))
+    assert versus.answer("A", "B").startswith("Undecided: A at its best")

@@ -80,6 +80,14 @@ class Versus:
     def answer(self, best_name: str, other_name: str) -> str:
         """The comparison in one sentence, for the index."""
         best = f"{best_name} at its best ({self.best.label}, {_size(self.best)})"
+        if math.isnan(self.p_values[0]):  # a single run on a side: no test to make
+            side = self.closest[0]
+            return (
+                f"Undecided: {best} reaches best val acc {self.best.val_acc.format()}, the "
+                f"closest of {other_name}, {side.label} ({_size(side)}), "
+                f"{side.val_acc.format()}; one run per setting cannot tell them apart (add "
+                "seeds: seed=1,2,3)."
+            )
         match = next(
             (
                 (side, p)
