@@ -1,8 +1,12 @@
-# mnist_lab: common commands. `make install` once, then `make train`.
+# mnist_lab: common commands. `make` lists them; `make install` once, then `make train`.
 PYTHON ?= python3
 DATA_DIR ?= $(if $(MNIST_LAB_DATA_DIR),$(MNIST_LAB_DATA_DIR),data)
 
-.PHONY: install train test test-fast lint format tensorboard benchmark reproduce reproduce-quick clean
+.PHONY: help install train test test-fast lint format tensorboard benchmark reproduce reproduce-quick clean
+.DEFAULT_GOAL := help
+
+help:  ## this list (a bare `make` shows it, rather than installing anything)
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
 install:  ## CPU torch first (a plain `pip install torch` pulls GBs of CUDA), then the lab
 	$(PYTHON) -m pip install torch==2.13.0
@@ -17,13 +21,13 @@ test:  ## fast tests plus the short real-data runs
 test-fast:  ## skip the real-data training runs
 	$(PYTHON) -m pytest -q -m "not slow"
 
-lint:
+lint:  ## ruff check
 	$(PYTHON) -m ruff check src tests benchmarks
 
-format:
+format:  ## ruff format
 	$(PYTHON) -m ruff format src tests benchmarks
 
-tensorboard:
+tensorboard:  ## TensorBoard over outputs/
 	tensorboard --logdir outputs
 
 benchmark:  ## seconds per epoch: lab vs plain PyTorch loop vs per-sample DataLoader
@@ -35,5 +39,5 @@ reproduce:  ## the whole catalogue E1-E28 at its budgets (about 30 min on 2 core
 reproduce-quick:  ## the same commands on tiny budgets (a few minutes): does everything run?
 	$(PYTHON) -m mnist_lab.reproduce --quick
 
-clean:
+clean:  ## remove outputs/, multirun/, lightning_logs/ and the tool caches
 	rm -rf outputs multirun lightning_logs .pytest_cache .ruff_cache
