@@ -196,7 +196,7 @@ def test_two_runs_share_one_plane(
     assert main([*arguments, "--subset-size=50", f"--output-dir={tmp_path}"]) == 0
     out = capsys.readouterr().out
     assert "PCA of 18 snapshots" in out
-    assert "run seed1 (seed 1)" in out and "run seed2 (seed 2)" in out
+    assert "run seed1 (seed 1, Adam)" in out and "run seed2 (seed 2, Adam)" in out
     saved = np.load(tmp_path / "landscape.npz")
     np.testing.assert_allclose(saved["xs"], [-3, -1, 1, 3])
     # The origin is halfway between the two final weights.
@@ -290,3 +290,16 @@ def test_real_fashion_mnist_landscape(tmp_path: Path, real_data_dir: Path, capsy
     assert path_losses[0] > 1.0 > 0.6 > path_losses[-1]  # from chance level to trained
     # The final weights sit in the valley of the plane's grid, near its lowest point.
     assert path_losses[-1] < np.median(centre)
+
+
+def test_the_trajectory_is_named_for_the_run_s_optimizer() -> None:
+    """An Adam run's path is no SGD trajectory (every optimizer the rules accept has a name)."""
+    from omegaconf import OmegaConf
+
+    from mnist_lab.landscape import OPTIMIZER_NAMES, optimizer_name
+    from mnist_lab.runtime.rules import OPTIMIZERS
+
+    assert set(OPTIMIZER_NAMES) == set(OPTIMIZERS)
+    adam = OmegaConf.create({"model": {"optimizer": {"name": "adam"}}})
+    assert optimizer_name(adam) == "Adam"
+    assert optimizer_name(OmegaConf.create({"model": {}})) == "optimizer"

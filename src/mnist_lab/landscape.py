@@ -164,6 +164,16 @@ def save_landscape(
     return [*written, output_dir / "landscape.npz"]
 
 
+# As the optimizers' own papers and torch write them
+OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+
+
+def optimizer_name(config: DictConfig) -> str:
+    """The run's optimizer as people write it (`Adam`), for the trajectory's legend."""
+    name = str(OmegaConf.select(config, "model.optimizer.name", default="") or "")
+    return OPTIMIZER_NAMES.get(name, name or "optimizer")
+
+
 def landscape(args: argparse.Namespace) -> list[Path]:
     """Compute and draw the landscape the parsed command line asks for; returns the files."""
     import torch
@@ -194,9 +204,12 @@ def landscape(args: argparse.Namespace) -> list[Path]:
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     path_losses = [losses_at(net, path, images, labels, batch_points).numpy() for path in paths]
 
-    names = ["SGD trajectory"]
+    names = [f"{optimizer_name(configs[0])} trajectory"]
     if args.compare:
-        names = [f"run {d.name} (seed {c.seed})" for d, c in zip(run_dirs, configs, strict=True)]
+        names = [
+            f"run {d.name} (seed {c.seed}, {optimizer_name(c)})"
+            for d, c in zip(run_dirs, configs, strict=True)
+        ]
     drawn = dict(zip(names, zip(coordinates, path_losses, strict=True), strict=True))
     title = f"{configs[0].data.name}: training cross-entropy on {len(labels)} images"
     written = save_landscape(args.output_dir or args.run_dir, title, plane, xs, ys, losses, drawn)
