@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from mnist_lab.analysis.figures import gan_figures
+from mnist_lab.analysis.figures import gan_figures, report_figures
 from mnist_lab.runtime.rundir import RunDir
 
 
@@ -29,6 +29,9 @@ def test_gan_run_gets_loss_mode_collapse_and_sample_sequence_figures(tmp_path: P
 
     figures = gan_figures(RunDir(run_dir).read(), most_grids=4)
     assert set(figures) == {"gan_losses.png", "mode_collapse.png", "samples_over_training.png"}
+    # no loss or accuracy of the learning-curve panels: the report draws no empty figure
+    drawn = report_figures([RunDir(run_dir).read()], threshold=0.97)
+    assert "learning_curves.png" not in drawn and "gan_losses.png" in drawn
     titles = [ax.get_title() for ax in figures["samples_over_training.png"].axes if ax.get_title()]
     assert titles == ["epoch 1", "epoch 5", "epoch 8", "epoch 12"]
     (curve,) = figures["gan_losses.png"].axes[0].get_lines()[:1]

@@ -23,6 +23,7 @@ from mnist_lab.analysis.tables import (
     swept_keys,
 )
 from mnist_lab.plots.curves import (
+    LEARNING_CURVES,
     dead_units_figure,
     learning_curves_figure,
     metric_curves_figure,
@@ -47,7 +48,7 @@ def report_figures(
     curves = {label: run.curves for label, run in zip(labels, runs, strict=True) if run.curves}
     if groups:
         figures.update(group_figures(groups, replicates, threshold))
-    elif curves:
+    elif has_learning_curves(runs):
         figures["learning_curves.png"] = learning_curves_figure(curves)
     if any(m.startswith("dead_units/") for run in runs for m in run.curves):
         figures["dead_units.png"] = dead_units_figure(curves)
@@ -75,7 +76,7 @@ def group_figures(
         for g in groups
     ]
     with_curves = [(label, g) for label, g in zip(labels, groups, strict=True) if g.finished]
-    if any(run.curves for g in groups for run in g.finished):
+    if has_learning_curves([run for g in groups for run in g.finished]):
         means, bands = {}, {}
         for label, group in with_curves:
             means[label], bands[label] = mean_curves(group)
@@ -102,6 +103,16 @@ def group_figures(
             errors={name: [e.half_width for e in column] for name, column in estimates.items()},
         )
     return figures
+
+
+def has_learning_curves(runs: Sequence[Run]) -> bool:
+    """Whether any run logged a metric of the learning-curve panels (a GAN logs none: its
+    losses have their own figure, and four empty panels are no figure)."""
+    return any(
+        any(math.isfinite(value) for value in run.curves.get(metric, []))
+        for run in runs
+        for metric, _, _ in LEARNING_CURVES
+    )
 
 
 def mean_curves(group: Group) -> tuple[dict[str, list[float]], dict[str, tuple[list, list]]]:
