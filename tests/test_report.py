@@ -75,7 +75,8 @@ def test_python_m_report_runs_without_torch(tmp_path: Path) -> None:
     sweep_dir = write_sweep(tmp_path)
     # -X importtime lists every module imported, so this catches torch pulled in indirectly.
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "mnist_lab.report", str(sweep_dir)],
+        [sys.executable, "-X", "importtime", "-m", "mnist_lab.report", str(sweep_dir)]
+        + ["--threshold", "0.97"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -89,8 +90,16 @@ def test_python_m_report_runs_without_torch(tmp_path: Path) -> None:
 
 def test_report_md_carries_the_seed_table(tmp_path: Path) -> None:
     runs = find_runs(write_seed_sweep(tmp_path))
-    assert main([str(tmp_path)]) == 0
-    assert seed_table(runs) in (tmp_path / "report.md").read_text()
+    assert main([str(tmp_path), "--threshold", "0.97"]) == 0
+    table = seed_table(runs, threshold=0.97)
+    assert table and table in (tmp_path / "report.md").read_text()
+
+
+def test_without_a_threshold_the_report_names_none(tmp_path: Path) -> None:
+    """Most experiments have no accuracy target: no 97% caption, line or seed table."""
+    assert main([str(write_sweep(tmp_path))]) == 0
+    text = (tmp_path / "sweep" / "report.md").read_text()
+    assert "best val acc >" not in text and "Smallest" not in text
 
 
 def test_a_sweep_with_seeds_added_reports_intervals_without_flags(tmp_path, tiny_data_dir):

@@ -41,11 +41,13 @@ def test_summary_table_rows_order_and_threshold_caption(tmp_path: Path) -> None:
 
 
 def test_seed_table_names_the_smallest_setting_that_passes_for_every_seed(tmp_path: Path):
-    table = seed_table(find_runs(write_seed_sweep(tmp_path)))
+    runs = find_runs(write_seed_sweep(tmp_path))
+    table = seed_table(runs, threshold=0.97)
     assert table.startswith(
         "Smallest model.net.hidden_dims with best val acc > 0.97 for every seed: [4] "
         "(22 parameters)"
     )
     assert "| [2] | 12 | 1 of 2 | 0.8750 | 0.7500 |" in table
-    # a sweep without seeds has no such table
-    assert seed_table(find_runs(tmp_path / "00")) == ""
+    # a sweep without seeds, or without a target to pass, has no such table
+    assert seed_table(find_runs(tmp_path / "00"), threshold=0.97) == ""
+    assert seed_table(runs) == ""

@@ -49,3 +49,14 @@ def test_a_malformed_catalogue_is_refused_naming_the_entry(tmp_path: Path) -> No
     path.write_text(yaml.safe_dump({"experiments": [entry]}))
     with pytest.raises(Exception, match="E01: no entry 'E99'"):
         load_catalogue(path)
+
+
+def test_only_an_entry_with_a_validation_accuracy_target_draws_a_threshold() -> None:
+    """CS156 §2's 97% belongs to E02's report; Fashion, autoencoder and GAN reports have none."""
+    drawn = {
+        entry.id: entry.accuracy_threshold(step)
+        for entry in CATALOGUE.entries.values()
+        for step in entry.steps
+        if entry.accuracy_threshold(step) is not None
+    }
+    assert drawn == {"E02": 0.97}

@@ -34,7 +34,7 @@ from mnist_lab.runtime.rundir import DECISION_BOUNDARY_FILE, Run, RunDir
 
 
 def report_figures(
-    runs: Sequence[Run], threshold: float, over: Sequence[str] = ()
+    runs: Sequence[Run], threshold: float | None = None, over: Sequence[str] = ()
 ) -> dict[str, Figure]:
     """File name -> figure, for every figure the runs have data for, in the report's order.
 
@@ -65,7 +65,7 @@ def report_figures(
 
 
 def group_figures(
-    groups: Sequence[Group], over: Sequence[str], threshold: float
+    groups: Sequence[Group], over: Sequence[str], threshold: float | None
 ) -> dict[str, Figure]:
     """Learning curves as the mean and interval of each group; accuracy against the one swept
     setting with error bars, when exactly one setting differs between the groups."""
@@ -147,7 +147,7 @@ def boundaries_figure(runs: Sequence[Run], labels: Sequence[str]) -> Figure | No
     )
 
 
-def accuracy_figure(runs: Sequence[Run], key: str, threshold: float) -> Figure:
+def accuracy_figure(runs: Sequence[Run], key: str, threshold: float | None) -> Figure:
     """Best val acc and final accuracy of the finished runs against their value of `key`."""
     values = [run.value(key) for run in runs]
     tick_labels = [

@@ -16,8 +16,6 @@ from typing import Any
 from mnist_lab.analysis.stats import METHOD, Group
 from mnist_lab.runtime.rundir import Run
 
-DEFAULT_THRESHOLD = 0.97
-
 
 def swept_keys(runs: Sequence[Run]) -> list[str]:
     """Override keys whose values differ between the runs; all of them when none differs."""
@@ -115,7 +113,7 @@ class Summary:
     runs: list[Run]  # in the order of `rows`
 
 
-def summary_table(runs: Sequence[Run], threshold: float = DEFAULT_THRESHOLD) -> Summary:
+def summary_table(runs: Sequence[Run], threshold: float | None = None) -> Summary:
     """One row per run, sorted by best val acc (highest first, failed runs last)."""
     keys = swept_keys(runs)
     accuracies = final_accuracies(runs)
@@ -151,7 +149,8 @@ def summary_table(runs: Sequence[Run], threshold: float = DEFAULT_THRESHOLD) -> 
     columns = ["run", *keys, *shown, "status"]
     if all(row["mean s/epoch"] is None for row in rows):
         columns.remove("mean s/epoch")
-    return Summary(threshold_caption(ordered, keys, threshold), columns, rows, ordered)
+    caption = threshold_caption(ordered, keys, threshold) if threshold is not None else ""
+    return Summary(caption, columns, rows, ordered)
 
 
 def threshold_caption(runs: Sequence[Run], keys: Sequence[str], threshold: float) -> str:
@@ -186,17 +185,24 @@ def markdown_table(summary: Summary) -> str:
         "| " + " | ".join(cell(column, row[column]) for column in summary.columns) + " |"
         for row in summary.rows
     ]
-    return "\n".join([summary.caption, "", header, rule, *body]) + "\n"
+    caption = [summary.caption, ""] if summary.caption else []
+    return "\n".join([*caption, header, rule, *body]) + "\n"
 
 
-def seed_table(runs: Sequence[Run], threshold: float = DEFAULT_THRESHOLD) -> str:
+def seed_table(runs: Sequence[Run], threshold: float | None = None) -> str:
     """For one setting swept over several seeds: per value, how many seeds pass `threshold`.
 
-    Empty unless the swept keys are `seed` and exactly one other. The caption names the smallest
-    value that passes for every seed: what "reliably" means for a tiny net.
+    Empty unless there is a threshold and the swept keys are `seed` and exactly one other. The
+    caption names the smallest value that passes for every seed: what "reliably" means for a
+    tiny net.
     """
     keys = swept_keys(runs)
-    if len(keys) != 2 or "seed" not in keys or len({run.value("seed") for run in runs}) < 2:
+    if (
+        threshold is None
+        or len(keys) != 2
+        or "seed" not in keys
+        or len({run.value("seed") for run in runs}) < 2
+    ):
         return ""
     key = next(k for k in keys if k != "seed")
     # one setting over seeds: the runs share their data, and so their kind of final accuracy

@@ -125,8 +125,11 @@ def failure_reason(log: str) -> str:
     return lines[-1][:300] if lines else "no output"
 
 
-def run_step(command: list[str], step: Step, directory: Path, log: Path) -> StepResult:
-    """Run one step's command, its output into `log`, then collect what it left."""
+def run_step(
+    command: list[str], step: Step, directory: Path, log: Path, threshold: float | None = None
+) -> StepResult:
+    """Run one step's command, its output into `log`, then collect what it left (its report
+    drawing `threshold`, a target on best val acc, when the entry has one)."""
     result = StepResult(step, command, directory)
     # Hydra makes a Hydra app's folder itself; other modules are handed theirs ready.
     (directory.parent if step.hydra_app else directory).mkdir(parents=True, exist_ok=True)
@@ -137,21 +140,21 @@ def run_step(command: list[str], step: Step, directory: Path, log: Path) -> Step
         completed = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, check=False)
     result.seconds = time.perf_counter() - started
     result.returncode = completed.returncode
-    return collect_step(result, log)
+    return collect_step(result, log, threshold)
 
 
-def step_table(runs: Sequence[Run], summary: Summary) -> str:
+def step_table(runs: Sequence[Run], summary: Summary, threshold: float | None = None) -> str:
     """A step's tables for the index: per setting over seeds (mean ± interval) and how many
     seeds pass, every run folded away below; the runs' table alone when no setting repeats."""
     runs_table = markdown_table(summary)
-    grouped = [table for table in (replicates_table(runs), seed_table(runs)) if table]
+    grouped = [table for table in (replicates_table(runs), seed_table(runs, threshold)) if table]
     if not grouped:
         return runs_table
     folded = f"<details><summary>every run ({len(runs)})</summary>\n\n{runs_table}\n</details>\n"
     return "\n".join([*grouped, folded])
 
 
-def collect_step(result: StepResult, log: Path) -> StepResult:
+def collect_step(result: StepResult, log: Path, threshold: float | None = None) -> StepResult:
     """Report on the runs a finished step left, find its figures and problems.
 
     Hydra apps' steps leave Hydra runs; another module's step counts as one run when it writes
@@ -168,8 +171,8 @@ def collect_step(result: StepResult, log: Path) -> StepResult:
             for run in result.runs:
                 for key in PLUMBING_KEYS:
                     run.overrides.pop(key, None)
-            summary, _ = write_report(directory, result.runs)
-            result.table = step_table(result.runs, summary)
+            summary, _ = write_report(directory, result.runs, threshold)
+            result.table = step_table(result.runs, summary, threshold)
         except (LabError, OSError, ValueError) as error:
             result.problem = f"no report: {error}"
     # A GAN's grid per epoch would bury the index; its report draws them as one figure.
@@ -229,7 +232,8 @@ def run_entry(entry: Entry, plan: Plan) -> EntryResult:
     result = EntryResult(entry, plan.out / entry.slug)
     started = time.perf_counter()
     for step, directory, command in plan.commands(entry):
-        step_result = run_step(command, step, directory, result.directory / f"{step.name}.log")
+        log = result.directory / f"{step.name}.log"
+        step_result = run_step(command, step, directory, log, entry.accuracy_threshold(step))
         result.steps.append(step_result)
         if step_result.returncode != 0 and not step_result.finished_runs:
             break
@@ -274,5 +278,6 @@ def load_entry(entry: Entry, out: Path) -> EntryResult | None:
             saved["returncode"],
             float(saved["seconds"]),
         )
-        result.steps.append(collect_step(step, directory / f"{saved['step']}.log"))
+        log = directory / f"{saved['step']}.log"
+        result.steps.append(collect_step(step, log, entry.accuracy_threshold(step.step)))
     return result

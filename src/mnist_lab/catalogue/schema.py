@@ -137,6 +137,17 @@ class Entry:
         """The folder name, `E06_budgets`."""
         return f"{self.id}_{self.name}" if self.name else self.id
 
+    def accuracy_threshold(self, step: Step) -> float | None:
+        """The validation-accuracy line a target of this entry sets for `step`'s runs (E02's
+        "smallest model above 97%"), drawn in its report; None when no target sets one."""
+        for target in self.targets:
+            among = target.measure.among
+            on_step = (target.measure.step or self.steps[0].name) == step.name
+            own = on_step and target.measure.entry in (None, self.id)
+            if own and among is not None and among.metric == "val/acc_best":
+                return among.value
+        return None
+
 
 @dataclass(frozen=True)
 class Catalogue:
