@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from mnist_lab.analysis.figures import gan_figures, report_figures
@@ -36,3 +37,19 @@ def test_gan_run_gets_loss_mode_collapse_and_sample_sequence_figures(tmp_path: P
     assert titles == ["epoch 1", "epoch 5", "epoch 8", "epoch 12"]
     (curve,) = figures["gan_losses.png"].axes[0].get_lines()[:1]
     assert list(curve.get_ydata()) == [1.0 + e for e in range(12)]
+
+
+def test_value_labels_of_two_series_never_overlap() -> None:
+    """Val and test accuracy one decimal apart, and equal: four labels, no two touching."""
+    from mnist_lab.plots.curves import metric_vs_value_figure
+
+    values = ["0.001", "0.01"]
+    means = {"best val acc": [0.9752, 0.9733], "test acc": [0.9754, 0.9733]}
+    errors = {name: [0.003, 0.003] for name in means}
+    figure = metric_vs_value_figure(values, means, xlabel="lr", errors=errors)
+    FigureCanvasAgg(figure)
+    renderer = figure.canvas.get_renderer()
+    boxes = [text.get_window_extent(renderer) for text in figure.axes[0].texts]
+    assert len(boxes) == 4
+    for i, box in enumerate(boxes):
+        assert not any(box.overlaps(other) for other in boxes[i + 1 :])

@@ -234,11 +234,12 @@ def _plot_series(
         if not annotate:
             continue
         # The exact numbers matter when two runs differ in the third decimal; the highest value
-        # at an x is labelled above its marker, the others below, so none overlap.
-        # With error bars the label goes beside the marker, where no bar covers it.
+        # at an x (the first of equal ones) is labelled above its marker, the others below, so
+        # none overlap. With error bars the label goes beside the marker, where no bar covers
+        # it, raised or lowered the same way.
         for j in np.flatnonzero(shown):
-            above = ys[i, j] >= np.nanmax(ys[:, j])
-            offset = (6, 0) if name in bars else (0, 7 if above else -13)
+            above = i == int(np.nanargmax(ys[:, j]))
+            offset = (6, 5 if above else -9) if name in bars else (0, 7 if above else -13)
             ax.annotate(
                 f"{ys[i, j]:.4f}",
                 (xs[j], ys[i, j]),
