@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_lab import LabError
@@ -38,13 +39,24 @@ from mnist_lab.runtime.rundir import REPORT_CSV, REPORT_FILE, Run, find_runs
 VERSUS_FIGURE = "versus.png"
 
 
+@dataclass(frozen=True)
+class Report:
+    """What `write_report` made: the runs' summary and its tables in Markdown, and the files."""
+
+    summary: Summary
+    runs_table: str
+    seeds_table: str  # '' unless one setting is swept over seeds against a threshold
+    groups_table: str  # '' unless some setting repeats over seeds
+    paths: list[Path]
+
+
 def write_report(
     directory: str | Path,
     runs: Sequence[Run],
     threshold: float | None = None,
     over: Sequence[str] = (),
-) -> tuple[Summary, list[Path]]:
-    """Draw the figures and write report.md and report.csv into `directory`; returns the paths.
+) -> Report:
+    """Draw the figures and write report.md and report.csv into `directory`.
 
     Runs that differ only in `seed` (or also in the keys `over`) are summarised per group too,
     with intervals, in report.md and the figures.
@@ -58,10 +70,13 @@ def write_report(
         paths.append(directory / name)
     report_md = directory / REPORT_FILE
     images = "".join(f"\n![{name}]({name})\n" for name in figures)
-    sections = [markdown_table(summary), seed_table(runs, threshold), replicates_table(runs, over)]
-    report_md.write_text("\n".join(section for section in sections if section) + images)
+    runs_table, seeds = markdown_table(summary), seed_table(runs, threshold)
+    groups = replicates_table(runs, over)
+    report_md.write_text(
+        "\n".join(section for section in (runs_table, seeds, groups) if section) + images
+    )
     paths += [report_md, write_csv(summary, directory / REPORT_CSV)]
-    return summary, paths
+    return Report(summary, runs_table, seeds, groups, paths)
 
 
 def replicates_table(runs: Sequence[Run], over: Sequence[str] = ()) -> str:
@@ -160,18 +175,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         runs = find_runs(args.directory)
-        summary, paths = write_report(args.directory, runs, args.threshold, args.over)
+        report = write_report(args.directory, runs, args.threshold, args.over)
     except LabError as error:
         return print_error(error)
     except OSError as error:
         return print_error(f"cannot write the report into {args.directory}: {error}")
-    print(markdown_table(summary))
-    for section in (seed_table(runs, args.threshold), replicates_table(runs, args.over)):
+    print(report.runs_table)
+    for section in (report.seeds_table, report.groups_table):
         if section:
             print(section)
     if not any(run.curves for run in runs):
         print("no per-epoch curves: no run has csv/metrics.csv (fast_dev_run or logger=none)")
-    for path in paths:
+    for path in report.paths:
         print(f"wrote {path}")
     return 0
 

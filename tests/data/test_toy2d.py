@@ -227,7 +227,7 @@ def test_gate_runs_record_and_report_truth_table_accuracy_not_test_accuracy(
         printed.count("truth-table accuracy") == 2 and "on 4 gate_and truth-table rows" in printed
     )
     assert "test accuracy" not in printed
-    summary, _ = write_report(sweep, find_runs(sweep))
+    summary = write_report(sweep, find_runs(sweep)).summary
     assert "truth-table acc" in summary.columns and "test acc" not in summary.columns
     report = (sweep / "report.md").read_text()
     assert "| runs | params | best val acc | truth-table acc | final train loss |" in report
@@ -267,7 +267,7 @@ def test_report_puts_the_runs_boundaries_side_by_side(tmp_path: Path) -> None:
             grid_x, grid_y, np.stack([1 - p1, p1], -1), points, np.array([0, 1]), ["a", "b"]
         )
         fig.savefig(run / "decision_boundary.png", dpi=50)
-    _, paths = write_report(tmp_path, find_runs(tmp_path))
+    paths = write_report(tmp_path, find_runs(tmp_path)).paths
     assert tmp_path / "decision_boundaries.png" in paths
     assert "decision_boundaries.png" in (tmp_path / "report.md").read_text()
 

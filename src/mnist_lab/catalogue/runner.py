@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnist_lab import LabError
-from mnist_lab.analysis.tables import Summary, markdown_table, seed_table
 from mnist_lab.catalogue.schema import Entry, Step
-from mnist_lab.report import replicates_table, write_report
+from mnist_lab.report import Report, write_report
 from mnist_lab.runtime.atomic import atomic_write_text
 from mnist_lab.runtime.rundir import METRICS_FILE, REPORT_FILE, Run, RunDir, find_runs
 
@@ -143,14 +142,14 @@ def run_step(
     return collect_step(result, log, threshold)
 
 
-def step_table(runs: Sequence[Run], summary: Summary, threshold: float | None = None) -> str:
+def step_table(report: Report) -> str:
     """A step's tables for the index: per setting over seeds (mean ± interval) and how many
     seeds pass, every run folded away below; the runs' table alone when no setting repeats."""
-    runs_table = markdown_table(summary)
-    grouped = [table for table in (replicates_table(runs), seed_table(runs, threshold)) if table]
+    grouped = [table for table in (report.groups_table, report.seeds_table) if table]
     if not grouped:
-        return runs_table
-    folded = f"<details><summary>every run ({len(runs)})</summary>\n\n{runs_table}\n</details>\n"
+        return report.runs_table
+    runs = len(report.summary.runs)
+    folded = f"<details><summary>every run ({runs})</summary>\n\n{report.runs_table}\n</details>\n"
     return "\n".join([*grouped, folded])
 
 
@@ -171,8 +170,7 @@ def collect_step(result: StepResult, log: Path, threshold: float | None = None) 
             for run in result.runs:
                 for key in PLUMBING_KEYS:
                     run.overrides.pop(key, None)
-            summary, _ = write_report(directory, result.runs, threshold)
-            result.table = step_table(result.runs, summary, threshold)
+            result.table = step_table(write_report(directory, result.runs, threshold))
         except (LabError, OSError, ValueError) as error:
             result.problem = f"no report: {error}"
     # A GAN's grid per epoch would bury the index; its report draws them as one figure.
