@@ -131,6 +131,17 @@ def _size(side: Side, unit: str = " params") -> str:
     return "-" if math.isnan(side.params) else f"{int(side.params):,}{unit}"
 
 
+def _sides(runs: Sequence[Run], without: Sequence[tuple[str, str]] = ()) -> list[Side]:
+    """Each setting of a sweep with a validation accuracy, but those `without` names."""
+    sides = [
+        Side.of(_label(group), group)
+        for group in settings_groups(runs)
+        if group.finished
+        and not any(same_setting(group.runs[0].value(key), value) for key, value in without)
+    ]
+    return [side for side in sides if not math.isnan(side.val_acc.mean)]
+
+
 def compare(
     first: Sequence[Run],
     second: Sequence[Run],
@@ -142,22 +153,14 @@ def compare(
     `without` leaves settings of `first` out, e.g. weight_decay=0 when the question is what
     L2 can do.
     """
-    finished = [
-        g
-        for g in settings_groups(first)
-        if g.finished
-        and not math.isnan(g.estimate(lambda r: r.best_val_acc).mean)
-        and not any(same_setting(g.runs[0].value(key), value) for key, value in without)
-    ]
-    if not finished:
+    candidates = _sides(first, without)
+    if not candidates:
         left_out = " without " + ", ".join(f"{k}={v}" for k, v in without) if without else ""
         raise ValueError(
             f"the first sweep has no finished run with a validation accuracy{left_out}"
         )
-    best = max(finished, key=lambda g: g.estimate(lambda r: r.best_val_acc).mean)
-    best_side = Side.of(_label(best), best)
-    others = [Side.of(_label(g), g) for g in settings_groups(second) if g.finished]
-    others = [side for side in others if not math.isnan(side.val_acc.mean)]
+    best_side = max(candidates, key=lambda side: side.val_acc.mean)
+    others = _sides(second)
     if not others:
         raise ValueError("the second sweep has no finished run with a validation accuracy")
     others.sort(key=lambda side: abs(side.val_acc.mean - best_side.val_acc.mean))

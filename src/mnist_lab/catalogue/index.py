@@ -153,8 +153,7 @@ def seeds_per_setting(result: EntryResult) -> int:
     for step in result.steps:
         seeds: dict[frozenset, set[str]] = {}
         for run in step.runs:
-            setting = frozenset((k, v) for k, v in run.overrides.items() if k != "seed")
-            seeds.setdefault(setting, set()).add(run.value("seed"))
+            seeds.setdefault(run.setting, set()).add(run.value("seed"))
         most = max([most, *map(len, seeds.values())])
     return most
 

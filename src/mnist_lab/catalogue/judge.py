@@ -10,7 +10,7 @@ single number.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mnist_lab.analysis.stats import Estimate, estimate, welch_p_value
@@ -60,7 +60,7 @@ def _candidates(
         candidates = [
             r
             for r in candidates
-            if all(o.status == "ok" and condition.holds(o) for o in _other_seeds(r, runs))
+            if all(o.status == "ok" and condition.holds(o) for o in runs if o.setting == r.setting)
         ]
     if finished and not candidates:
         return runs, [], f"no finished run with {measure.among}"
@@ -69,15 +69,6 @@ def _candidates(
         why = f"run {failed[0].name} {failed[0].status_text}" if failed else "none has it"
         return runs, [], f"no finished run with {measure.metric} ({why})"
     return runs, candidates, ""
-
-
-def _other_seeds(run: Run, runs: Sequence[Run]) -> list[Run]:
-    """The runs among `runs` with the same settings as `run` but for the seed (`run` included)."""
-
-    def setting(r: Run) -> set[tuple[str, str]]:
-        return {(key, value) for key, value in r.overrides.items() if key != "seed"}
-
-    return [other for other in runs if setting(other) == setting(run)]
 
 
 def measure_sample(

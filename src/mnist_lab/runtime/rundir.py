@@ -279,6 +279,12 @@ class Run:
         return str(value).lower() if isinstance(value, bool) else str(value)
 
     @property
+    def setting(self) -> frozenset[tuple[str, str]]:
+        """The overrides that make this run's setting, its seed aside: runs of one setting over
+        seeds share it."""
+        return frozenset((key, value) for key, value in self.overrides.items() if key != "seed")
+
+    @property
     def params(self) -> float:
         """Parameter count, NaN when the run did not get as far as writing it."""
         return self.metrics.get("params", math.nan)
