@@ -12,7 +12,6 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
@@ -60,8 +59,6 @@ def assemble(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule,
     check_built_model(model.net, cfg.get("constraints"))
     loggers = instantiate_all(cfg.get("logger"))
     callbacks = instantiate_all(cfg.get("callbacks"))
-    if not loggers:  # `logger=none`: the learning-rate monitor has nowhere to write
-        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     trainer = build_trainer(cfg, callbacks, loggers)
     return datamodule, model, trainer
 
