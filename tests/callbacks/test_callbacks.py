@@ -162,7 +162,7 @@ def test_reconstructions_and_the_projector_follow_the_scalars_steps(tmp_path) ->
     assert steps(events, "test/loss") == steps(events, "test/code_vs_pca") == [6]
     # the projector's tensor: the 2-D codes and a zero third column, named so
     config = (tmp_path / "tb" / "projector_config.pbtxt").read_text()
-    assert f'tensor_name: "{PROJECTOR_TAG}:00006"' in config and "third column 0" in PROJECTOR_TAG
+    assert f'tensor_name: "{PROJECTOR_TAG}:00006"' in config and "zero_3rd_column" in PROJECTOR_TAG
     (tensors,) = (tmp_path / "tb").glob("00006/*/tensors.tsv")
     rows = [[float(v) for v in line.split("\t")] for line in tensors.read_text().splitlines()]
     assert len(rows) == 24 and all(len(row) == 3 and row[2] == 0.0 for row in rows)

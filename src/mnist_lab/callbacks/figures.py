@@ -5,12 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 from mnist_lab import LabError
 from mnist_lab.analysis.probes import knn_accuracy
-from mnist_lab.callbacks._publish import logged_step, publish_figure, tensorboard_logger
+from mnist_lab.callbacks._publish import (
+    logged_step,
+    publish_figure,
+    render_figure,
+    save_pixels,
+    send_pixels,
+    tensorboard_logger,
+)
 from mnist_lab.nets.layers import evaluation_mode
 from mnist_lab.plots.images import (
     confusion_matrix_figure,
@@ -49,8 +57,8 @@ class DecisionBoundary(L.Callback):
     """After every training epoch of a model on 2-D points, draws its decision regions.
 
     Sent to TensorBoard as `decision_boundary` at the epoch's step, so its slider shows the
-    boundary form; `decision_boundary.png` is rewritten each time and ends as the final one.
-    Only inputs in the plane have such a picture: a classifier of images draws none.
+    boundary form; the last one is saved as `decision_boundary.png` when fitting ends. Only
+    inputs in the plane have such a picture: a classifier of images draws none.
     """
 
     def __init__(self, output_dir: str | None = None, resolution: int = 200, margin: float = 0.2):
@@ -58,11 +66,12 @@ class DecisionBoundary(L.Callback):
         self.resolution = resolution
         self.margin = margin
         self.path: Path | None = None
+        self._pixels: np.ndarray | None = None
 
     @torch.no_grad()
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # Cheap for the toy nets: 40,000 grid points through a few hundred weights, then one
-        # drawing (~0.1 s), shared by the file and TensorBoard.
+        # 40,000 grid points through a toy net cost nothing; drawing and encoding the image
+        # ~0.15 s of CPU, so the file is written once, at the end.
         datamodule = trainer.datamodule
         if not trainer.is_global_zero or tuple(datamodule.input_shape) != (2,):
             return
@@ -90,9 +99,12 @@ class DecisionBoundary(L.Callback):
             title=f"{datamodule.spec.name} after {epochs} epoch{'s' * (epochs != 1)}: "
             f"train acc {accuracy:.3f}",
         )
-        self.path = publish_figure(
-            fig, self.output_dir, DECISION_BOUNDARY_FILE, trainer, "decision_boundary"
-        )
+        self._pixels = render_figure(fig)
+        send_pixels(self._pixels, trainer, "decision_boundary")
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._pixels is not None:
+            self.path = save_pixels(self._pixels, self.output_dir, DECISION_BOUNDARY_FILE)
 
 
 class Reconstructions(L.Callback):
@@ -152,7 +164,7 @@ class Reconstructions(L.Callback):
 
 
 # The projector's name for the codes, which says what the third column is.
-PROJECTOR_TAG = "autoencoder_code (2-D code, third column 0)"
+PROJECTOR_TAG = "autoencoder_code_2d_with_zero_3rd_column"
 
 
 class CodeEmbedding(L.Callback):
