@@ -91,6 +91,16 @@ def test_the_classifiers_step_loss_is_the_mean_since_the_last_write() -> None:
         assert value == pytest.approx(sum(since_last) / 4)
 
 
+def test_a_step_loss_never_reaches_back_into_the_previous_epoch() -> None:
+    every_step = fit(classifier(), every=1, batches=6, epochs=2).values("train/loss_step")
+    every_fourth = fit(classifier(), every=4, batches=6, epochs=2).values("train/loss_step")
+    assert sorted(every_fourth) == [3, 7, 11]
+    # step 7 is the second batch of epoch 2: the mean of steps 6 and 7, as a resumed run (which
+    # replays the epoch from its start) also logs it
+    assert every_fourth[7] == pytest.approx((every_step[6] + every_step[7]) / 2)
+    assert every_fourth[11] == pytest.approx(sum(every_step[s] for s in range(8, 12)) / 4)
+
+
 @pytest.mark.parametrize(
     ("module", "tags"),
     [
