@@ -43,6 +43,8 @@ def assemble(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule,
     # from torchmetrics' compute(), already summed over the ranks, or are the same on every rank
     # (the epoch time is rank 0's own).
     warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed")
+    # Short epochs get a shorter interval (callbacks.StepLogInterval), set after this warning.
+    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
     configure_threads(cfg.get("threads"))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
