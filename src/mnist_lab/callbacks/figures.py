@@ -71,7 +71,7 @@ class DecisionBoundary(L.Callback):
     @torch.no_grad()
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # 40,000 grid points through a toy net cost nothing; drawing and encoding the image
-        # ~0.15 s of CPU, so the file is written once, at the end.
+        # ~0.1 s of CPU, so the file is written once, at the end.
         datamodule = trainer.datamodule
         if not trainer.is_global_zero or tuple(datamodule.input_shape) != (2,):
             return
