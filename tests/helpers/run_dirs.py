@@ -9,7 +9,7 @@ from pathlib import Path
 CSV_COLUMNS = [
     "epoch",
     "step",
-    "lr-Adam/weights",
+    "lr/net",
     "train/loss_step",
     "train/loss_epoch",
     "train/acc",
@@ -41,7 +41,7 @@ def write_run(
         f"    hidden_dims: {json.dumps(hidden_dims)}\n"
         "  optimizer:\n    lr: 0.001\ntrainer:\n  max_epochs: 3\n"
     )
-    rows = [{"step": "0", "lr-Adam/weights": "0.001"}]  # the LR monitor logs without an epoch
+    rows = [{"step": "0", "lr/net": "0.001"}]  # the learning rates are logged without an epoch
     train_loss = [1.0 / (epoch + 1) for epoch in range(len(val_acc))]
     for epoch, (acc, loss) in enumerate(zip(val_acc, train_loss, strict=True)):
         step = str(10 * epoch + 9)

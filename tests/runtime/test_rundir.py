@@ -31,7 +31,7 @@ def test_load_run_reads_per_epoch_curves_and_status(tmp_path: Path) -> None:
     assert run.curves["val/acc"] == [0.95, 0.972, 0.975]
     assert run.curves["train/loss_epoch"] == pytest.approx([1.0, 0.5, 1 / 3])
     # step-level, test and epoch-less (learning-rate) columns are not per-epoch curves
-    assert not {"train/loss_step", "test/acc", "lr-Adam/weights"} & set(run.curves)
+    assert not {"train/loss_step", "test/acc", "lr/net"} & set(run.curves)
     assert run.seconds_per_epoch == pytest.approx(2.0)  # mean of the logged epochs, not the last
     failed = RunDir(sweep_dir / "2").read()
     assert (failed.status, failed.reason) == ("failed", "loss became NaN at epoch 2")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
@@ -14,6 +16,7 @@ from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.utilities.model_summary import ModelSummary
 
 from mnist_lab.callbacks._publish import tensorboard_logger
+from mnist_lab.models.step_losses import writes_step_logs
 
 
 class LayerSummary(ModelSummaryCallback):
@@ -42,11 +45,11 @@ class LayerSummary(ModelSummaryCallback):
 
 
 class ProgressBar(RichProgressBar):
-    """Rich's progress bar, reading the logged metrics only on the steps they are logged.
+    """Rich's progress bar, reading the logged metrics only on the steps the loggers write.
 
     Lightning's bar reads them after every batch, calling `.item()` on each: a host-device
-    sync per step on a GPU. The step loss changes only every `trainer.log_every_n_steps`
-    steps anyway, so the bar reads the metrics then, and at every epoch's end.
+    sync per step on a GPU. The recipes log their step losses only on those steps
+    (`StepLosses`), so the bar reads the metrics then, and at every epoch's end.
     """
 
     def __init__(self, **kwargs) -> None:
@@ -56,14 +59,89 @@ class ProgressBar(RichProgressBar):
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
     ) -> None:
-        # the same steps on which the Classifier logs its step loss
-        self._reads_metrics = batch_idx % max(trainer.log_every_n_steps, 1) == 0
+        self._reads_metrics = writes_step_logs(trainer)
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
         self._reads_metrics = True
 
     def _update_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._reads_metrics:
             super()._update_metrics(trainer, pl_module)
+
+
+class StepLogInterval(L.Callback):
+    """Lowers `trainer.log_every_n_steps` so that each epoch has `points_per_epoch` step values.
+
+    With Lightning's 50, a subset run of 5 batches per epoch would write no step value at all.
+    """
+
+    def __init__(self, points_per_epoch: int = 5) -> None:
+        self.points_per_epoch = points_per_epoch
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        batches = trainer.num_training_batches
+        if trainer.log_every_n_steps > 0 and math.isfinite(batches):
+            most = max(int(batches) // self.points_per_epoch, 1)
+            trainer.log_every_n_steps = min(trainer.log_every_n_steps, most)
+
+
+def learning_rate_tags(
+    optimizers: Sequence[torch.optim.Optimizer],
+) -> dict[str, tuple[torch.optim.Optimizer, int]]:
+    """`lr/<name>` -> (optimizer, parameter group) whose rate that tag shows.
+
+    An optimizer whose groups share one rate has one tag, named after its group when it has one
+    named group (the GAN's `generator`, `discriminator`), else `net`; groups with different
+    rates get one tag each, `lr/<group name>`.
+    """
+    tags: dict[str, tuple[torch.optim.Optimizer, int]] = {}
+    for optimizer in optimizers:
+        groups = optimizer.param_groups
+        if len({group["lr"] for group in groups}) == 1:
+            named = len(groups) == 1 and groups[0].get("name")
+            entries = [(groups[0]["name"] if named else "net", 0)]
+        else:
+            entries = [(group.get("name", f"group_{i}"), i) for i, group in enumerate(groups)]
+        for name, index in entries:
+            tag = f"lr/{name}"
+            if tag in tags:  # two optimizers of the same name: number the later ones
+                tag = f"{tag}_{len(tags) + 1}"
+            tags[tag] = (optimizer, index)
+    return tags
+
+
+class LearningRates(L.Callback):
+    """Logs the learning rates (`learning_rate_tags`) as the schedule changes them.
+
+    On the steps the loggers write when a scheduler steps per batch (one-cycle), and the first
+    step; at every epoch's start otherwise. The rates are read when the step starts: the rate that
+    step trains with, at that step.
+    """
+
+    def __init__(self) -> None:
+        self.tags: dict[str, tuple[torch.optim.Optimizer, int]] = {}
+        self.per_step = False
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.tags = learning_rate_tags(trainer.optimizers)
+        self.per_step = any(config.interval == "step" for config in trainer.lr_scheduler_configs)
+
+    def _log(self, trainer: L.Trainer) -> None:
+        rates = {tag: opt.param_groups[index]["lr"] for tag, (opt, index) in self.tags.items()}
+        # the step the loggers give this batch's scalars (global_step counts optimizer steps)
+        step = trainer.fit_loop.epoch_loop._batches_that_stepped
+        for logger in trainer.loggers:
+            logger.log_metrics(rates, step=step)
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int
+    ) -> None:
+        first = trainer.fit_loop.epoch_loop._batches_that_stepped == 0
+        if self.per_step and (first or writes_step_logs(trainer)):
+            self._log(trainer)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self.per_step:
+            self._log(trainer)
 
 
 class EpochTimer(L.Callback):

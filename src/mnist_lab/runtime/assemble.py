@@ -12,7 +12,6 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
@@ -44,6 +43,8 @@ def assemble(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule,
     # from torchmetrics' compute(), already summed over the ranks, or are the same on every rank
     # (the epoch time is rank 0's own).
     warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed")
+    # Short epochs get a shorter interval (callbacks.StepLogInterval), set after this warning.
+    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
     configure_threads(cfg.get("threads"))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
@@ -60,8 +61,6 @@ def assemble(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule,
     check_built_model(model.net, cfg.get("constraints"))
     loggers = instantiate_all(cfg.get("logger"))
     callbacks = instantiate_all(cfg.get("callbacks"))
-    if not loggers:  # `logger=none`: the learning-rate monitor has nowhere to write
-        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     trainer = build_trainer(cfg, callbacks, loggers)
     return datamodule, model, trainer
 
