@@ -262,44 +262,64 @@ def _swept_axis(
     """Sets up the x axis for the swept `values`; returns their x, sorting order and axis label.
 
     Numeric values go on a numeric axis: a log scale when the positive ones span more than two
-    decades, with a zero one step left of the smallest, behind a break in the axis. Anything
-    else becomes categories in the given order. Ticks are labelled by `tick_labels` if given
-    (their first line the value, which a numeric axis writes the way `_readable` does).
+    decades, with a zero one step left of the smallest, behind a break in the axis. Values
+    too crowded there for their ticks to be read, and anything not numeric, become categories
+    (numbers in their order). Ticks are labelled by `tick_labels` if given (their first line
+    the value, which a number's tick writes the way `_readable` does).
     """
     numbers = _as_numbers(values)
     labels = list(tick_labels) if tick_labels is not None else list(values)
-    if numbers is None:
-        x = np.arange(len(values), dtype=float)
+    order = np.arange(len(values)) if numbers is None else np.argsort(numbers, kind="stable")
+    log = False
+    if numbers is not None:
+        x = numbers.copy()
+        positive = np.unique(numbers[numbers > 0])
+        log = bool((numbers >= 0).all()) and _spans(positive, 100)
+        # The typical ratio between neighbouring values, so that zero sits one "step" left.
+        step = (positive[-1] / positive[0]) ** (1 / max(len(positive) - 1, 1)) if log else 1.0
+        if log:
+            x[numbers == 0] = positive[0] / step
+        on_axis = np.unique(np.log10(x) if log else x)
+        gaps = np.diff(on_axis)
+        crowded = gaps.size > 1 and gaps.min() < 0.04 * (on_axis[-1] - on_axis[0])
+    if numbers is None or crowded:
+        x = np.empty(len(values))
+        x[order] = np.arange(len(values))
+        texts = [_tick_text(values[i], labels[i], log=False) for i in range(len(values))]
         # Many categories with multi-line labels overprint at 30 degrees: upright labels, and a
         # figure wide enough to give each its column.
         rotation = 0 if len(values) <= 4 else 30 if len(values) <= 8 else 90
-        ax.set_xticks(x, labels, rotation=rotation, ha="right" if rotation == 30 else "center")
+        ax.set_xticks(
+            x[order],
+            [texts[i] for i in order],
+            rotation=rotation,
+            ha="right" if rotation == 30 else "center",
+        )
         width, height = ax.figure.get_size_inches()
         ax.figure.set_size_inches(max(width, 0.7 * len(values)), height)
         ax.set_xlim(-0.5, len(values) - 0.5)
-        return x, np.arange(len(values)), xlabel
-    order = np.argsort(numbers, kind="stable")
-    x = numbers.copy()
-    positive = np.unique(numbers[numbers > 0])
-    log = bool((numbers >= 0).all()) and _spans(positive, 100)
+        return x, order, xlabel if numbers is None else f"{xlabel} (in order, not to scale)"
     if log:
         ax.set_xscale("log")
         xlabel = f"{xlabel} (log scale)"
         if (numbers == 0).any():
-            # The typical ratio between neighbouring values, so zero sits one "step" left.
-            step = (positive[-1] / positive[0]) ** (1 / max(len(positive) - 1, 1))
-            x[numbers == 0] = positive[0] / step
             _axis_break(ax, positive[0] / np.sqrt(step))
     if len(set(numbers)) <= 10:
         # Ticks at the swept values, written readably, not as matplotlib would.
         ticks: dict[float, str] = {}
         for i in order:
-            first, _, rest = labels[i].partition("\n")
-            text = _readable(values[i], log) if first == values[i] else first
-            ticks.setdefault(float(x[i]), text + (f"\n{rest}" if rest else ""))
+            ticks.setdefault(float(x[i]), _tick_text(values[i], labels[i], log))
         ax.set_xticks(list(ticks), list(ticks.values()))
         ax.minorticks_off()
     return x, order, xlabel
+
+
+def _tick_text(value: str, label: str, log: bool) -> str:
+    """The tick `label` of a swept `value`, its first line (the value) written readably."""
+    first, _, rest = label.partition("\n")
+    if first == value and _as_numbers([value]) is not None:
+        first = _readable(value, log)
+    return first + (f"\n{rest}" if rest else "")
 
 
 def _axis_break(ax: Axes, at: float) -> None:
