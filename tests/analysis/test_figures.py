@@ -30,8 +30,20 @@ def test_gan_run_gets_loss_mode_collapse_and_sample_sequence_figures(tmp_path: P
         fig.add_subplot().imshow(np.full((4, 4), epoch))
         fig.savefig(run_dir / f"samples_epoch_{epoch:03d}.png")
 
+    counts = [100, 90, 110, 100, 0, 100, 95, 105, 100, 200]
+    RunDir(run_dir).write_judged_samples(counts, judge_test_acc=0.9861)
+
     figures = gan_figures(RunDir(run_dir).read(), most_grids=4)
-    assert set(figures) == {"gan_losses.png", "mode_collapse.png", "samples_over_training.png"}
+    assert set(figures) == {
+        "gan_losses.png",
+        "mode_collapse.png",
+        "judged_classes.png",
+        "samples_over_training.png",
+    }
+    (histogram,) = figures["judged_classes.png"].axes
+    assert [bar.get_height() for bar in histogram.patches] == counts
+    assert any("0.9861" in text.get_text() for text in histogram.texts)
+    assert "9 of 10 classes present" in histogram.get_title().replace("\n", " ")
     # no loss or accuracy of the learning-curve panels: the report draws no empty figure
     drawn = report_figures([RunDir(run_dir).read()], threshold=0.97)
     assert "learning_curves.png" not in drawn and "gan_losses.png" in drawn

@@ -29,6 +29,7 @@ from mnist_lab.analysis.tables import (
     swept_keys,
 )
 from mnist_lab.plots.curves import (
+    class_counts_figure,
     dead_units_figure,
     learning_curve_panels,
     learning_curves_figure,
@@ -397,7 +398,8 @@ MODE_COLLAPSE = {
 
 
 def gan_figures(run: Run, most_grids: int = 10) -> dict[str, Figure]:
-    """For a GAN run: G and D losses, mode-collapse measures, and sample grids over training."""
+    """For a GAN run: G and D losses, mode-collapse measures (per epoch, and the final class
+    histogram), and sample grids over training."""
     figures: dict[str, Figure] = {}
     losses = {label: run.curves[key] for key, label in GAN_LOSSES.items() if key in run.curves}
     if losses:
@@ -410,6 +412,16 @@ def gan_figures(run: Run, most_grids: int = 10) -> dict[str, Figure]:
             collapse,
             "Mode-collapse check: generated digits as a classifier labels them",
             ylabel="classes / bits",
+        )
+    judged = RunDir(run.path).judged_samples()
+    if judged is not None:
+        counts, judge_test_acc = judged
+        present = sum(count >= 0.01 * sum(counts) for count in counts)  # as `class_histogram`
+        figures["judged_classes.png"] = class_counts_figure(
+            counts,
+            judge_test_acc,
+            f"Final samples by class as the judge labels them: {present} of {len(counts)} "
+            "classes present (1% or more each)",
         )
     grids = list(RunDir(run.path).sample_grids().items())
     if grids:

@@ -555,3 +555,33 @@ def loss_curves_by_panel_figure(
     axes[0].set_ylabel("squared error (log scale)")
     _add_legend(fig, title)
     return fig
+
+
+def class_counts_figure(counts: Sequence[int], judge_test_acc: float, title: str) -> Figure:
+    """Generated samples per class as a classifier (the judge) labels them, with the even
+    share a generator without mode collapse would come near, and the judge's own test
+    accuracy beside them: a histogram is only as good as the classifier that made it."""
+    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    total = sum(counts)
+    classes = np.arange(len(counts))
+    ax.bar(classes, counts, color="C0")
+    ax.axhline(total / len(counts), color="gray", ls="--", lw=1, label="every class equally often")
+    ax.set_xticks(classes)
+    ax.set_xlabel("class the judge gives the generated image")
+    ax.set_ylabel(f"generated images (of {total:,})")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(loc="upper right")
+    ax.text(
+        0.01,
+        0.98,
+        f"judge's accuracy on the real test images: {judge_test_acc:.4f}",
+        transform=ax.transAxes,
+        ha="left",
+        va="top",
+        fontsize=9,
+        bbox={"facecolor": "white", "edgecolor": "0.8"},
+    )
+    ax.set_ylim(0, 1.3 * max(max(counts), 1))  # room above the bars for the two notes
+    ax.set_title("\n".join(textwrap.wrap(title, 75)))
+    return fig

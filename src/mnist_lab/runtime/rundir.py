@@ -13,6 +13,7 @@
     <run dir>/samples_epoch_<n>.png  a GAN's samples after epoch n (the report lines them up)
     <run dir>/decision_boundary.png  a toy 2-D run's boundary (the report sets them side by side)
     <run dir>/last_batch_losses.json  the training loss of the last mini-batches (CS541 HW3 P2.3)
+    <run dir>/judged_samples.json    a GAN's final samples per class, as its judge labels them
     <dir>/report.md, report.csv      `mnist_lab.report`'s table of a run or sweep (the
                                      catalogue's index shows the report.md of a step)
     <sweep dir>/optimization_results.yaml  an Optuna search's best trial (from_search reads it)
@@ -57,6 +58,7 @@ TRAJECTORY_FILE = "trajectory.pt"
 SAMPLES_PATTERN = "samples_epoch_{epoch:03d}.png"
 DECISION_BOUNDARY_FILE = "decision_boundary.png"
 LAST_BATCH_LOSSES_FILE = "last_batch_losses.json"
+JUDGED_SAMPLES_FILE = "judged_samples.json"
 REPORT_FILE = "report.md"
 REPORT_CSV = "report.csv"
 OPTUNA_RESULTS_FILE = "optimization_results.yaml"
@@ -255,6 +257,20 @@ class RunDir:
         except (OSError, ValueError):
             return []
         return [float(v) for v in values] if isinstance(values, list) else []
+
+    def write_judged_samples(self, counts: Sequence[int], judge_test_acc: float) -> Path:
+        """A GAN's final samples per class as its judge labels them, and how often the judge
+        labels the real test images right."""
+        record = {"counts": [int(c) for c in counts], "judge_test_acc": judge_test_acc}
+        return atomic_write_text(self.path / JUDGED_SAMPLES_FILE, json.dumps(record) + "\n")
+
+    def judged_samples(self) -> tuple[list[int], float] | None:
+        """(samples per class, the judge's test accuracy) from `judged_samples.json`, or None."""
+        try:
+            record = json.loads((self.path / JUDGED_SAMPLES_FILE).read_text())
+            return [int(c) for c in record["counts"]], float(record["judge_test_acc"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def write_curves(self, curves: Mapping[str, Sequence[float]], steps: Sequence[int]) -> Path:
         """Per-epoch values as `csv/metrics.csv` in the layout of Lightning's CSV logger: a row
