@@ -190,11 +190,16 @@ def test_a_diverged_setting_is_marked_where_it_stopped(tmp_path: Path) -> None:
             metrics=None if diverged else {"val/acc_best": 0.9, "test/acc": 0.9},
             failed="training loss became nan at step 21 (epoch 0)" if diverged else None,
         )
-    figure = report_figures(find_runs(tmp_path))["learning_curves.png"]
+    figures = report_figures(find_runs(tmp_path))
+    figure = figures["learning_curves.png"]
     assert _legend_texts(figure) == ["lr=0.1 (n=2)", "lr=1 (2 of 2 runs diverged in epoch 1)"]
     for panel in _panels(figure):
         (cross,) = [line for line in panel.get_lines() if line.get_marker() == "X"]
         assert list(cross.get_xdata()) == [1]
+    # the accuracy figure keeps the setting's place, saying why it has no points
+    (ax,) = figures["accuracy_vs_model_optimizer_lr.png"].axes
+    assert [tick.get_text() for tick in ax.get_xticklabels()][-1] == "1\n(2 of 2 diverged)"
+    assert ax.get_xlim()[1] > 1
 
 
 def test_a_failed_run_is_named_by_its_epoch(tmp_path: Path) -> None:

@@ -245,7 +245,7 @@ def group_figures(
             title=f"Accuracy vs {key}: mean and 95% interval over {', '.join(over)}",
             threshold=threshold,
             tick_labels=[
-                f"{v}{_size(g.runs[0])}\n(n={len(g.finished)})"
+                f"{v}{_size(g.runs[0], runs)}\n({_members(g)})"
                 for v, g in zip(values, groups, strict=True)
             ],
             min_span=0.02,
@@ -365,7 +365,7 @@ def accuracy_figure(runs: Sequence[Run], key: str, threshold: float | None) -> F
     """Best val acc and final accuracy of the finished runs against their value of `key`."""
     values = [run.value(key) for run in runs]
     tick_labels = [
-        value + _size(run) + ("" if run.status == "ok" else f"\n({run.status})")
+        value + _size(run, runs) + ("" if run.status == "ok" else f"\n({run.status})")
         for value, run in zip(values, runs, strict=True)
     ]
     # A failed or unfinished run's numbers are not results: it keeps its place, without points.
@@ -384,10 +384,23 @@ def accuracy_figure(runs: Sequence[Run], key: str, threshold: float | None) -> F
     )
 
 
-def _size(run: Run) -> str:
+def _size(run: Run, runs: Sequence[Run]) -> str:
     """A tick label's second line: widths or model names mean little alone, the parameter
-    count says how big (empty when the run never wrote it)."""
-    return f"\n{int(run.params):,} params" if not math.isnan(run.params) else ""
+    count says how big (empty when the run never wrote it, or when all `runs` have the same
+    count: then it tells the ticks nothing, and crowds them)."""
+    counts = {r.params for r in runs if not math.isnan(r.params)}
+    return f"\n{int(run.params):,} params" if len(counts) > 1 and run.params in counts else ""
+
+
+def _members(group: Group) -> str:
+    """`n=3`, or for a setting none of whose runs finished, how they ended."""
+    if group.finished:
+        return f"n={len(group.finished)}"
+    failed = [run for run in group.runs if run.status == "failed"]
+    if not failed:
+        return f"none of {len(group.runs)} finished"
+    how = " or ".join(sorted({stop_text(run) for run in failed}))
+    return f"{len(failed)} of {len(group.runs)} {how}"
 
 
 GAN_LOSSES = {"train/g_loss": "generator", "train/d_loss": "discriminator"}

@@ -311,6 +311,11 @@ def _swept_axis(
             ticks.setdefault(float(x[i]), _tick_text(values[i], labels[i], log))
         ax.set_xticks(list(ticks), list(ticks.values()))
         ax.minorticks_off()
+    # Every value in view, also one without points (a failed setting).
+    if log:
+        ax.set_xlim(x.min() / 10**0.2, x.max() * 10**0.2)
+    elif x.max() > x.min():
+        ax.set_xlim(x.min() - 0.05 * (x.max() - x.min()), x.max() + 0.05 * (x.max() - x.min()))
     return x, order, xlabel
 
 
@@ -393,6 +398,8 @@ def _plot_series(
                 va="center" if name in bars else "baseline",
                 fontsize=8,
                 color=f"C{i}",
+                # readable where a line or an error bar passes behind it
+                bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.75},
             )
 
 
