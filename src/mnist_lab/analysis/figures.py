@@ -70,9 +70,9 @@ def report_figures(
         figures.update(group_figures(groups, replicates, threshold))
     else:
         lines = [run_line(label, run) for label, run in zip(labels, runs, strict=True)]
-        curves = learning_curves(lines, "Learning curves", loss_name(runs), search)
-        if curves is not None:
-            figures["learning_curves.png"] = curves
+        figure = learning_curves(lines, "Learning curves", loss_name(runs), search)
+        if figure is not None:
+            figures["learning_curves.png"] = figure
     curves = {label: run.curves for label, run in zip(labels, runs, strict=True) if run.curves}
     if any(m.startswith("dead_units/") for run in runs for m in run.curves):
         figures["dead_units.png"] = dead_units_figure(curves)
