@@ -12,6 +12,7 @@ from mnist_lab.callbacks import ModeCollapse
 from mnist_lab.models.gan import GAN
 from mnist_lab.models.judge import train_judge
 from mnist_lab.nets.gan import ConvGAN, DenseGAN
+from mnist_lab.runtime.rundir import RunDir
 from mnist_lab.train import train
 
 
@@ -46,6 +47,10 @@ def test_fast_dev_run_of_the_gan(train_config, tmp_path: Path) -> None:
     assert 1 <= metrics["test/classes_present"] <= 10
     assert {"train/g_loss", "train/d_loss", "samples/classes_present"} <= set(metrics)
     assert (tmp_path / "run" / "samples_epoch_001.png").is_file()
+    # the final histogram's counts and the judge's own test accuracy, for the report
+    counts, judge_test_acc = RunDir(tmp_path / "run").judged_samples()
+    assert len(counts) == 10 and sum(counts) == cfg.callbacks.mode_collapse.num_samples
+    assert 0 <= judge_test_acc <= 1
 
 
 def test_mode_collapse_measure_sees_ten_classes_in_real_images_and_one_in_copies(

@@ -9,7 +9,7 @@ import pytest
 
 from mnist_lab import LabError
 from mnist_lab.runtime.rundir import RunDir, find_runs, read_curves
-from tests.helpers.run_dirs import write_run, write_sweep
+from tests.helpers.run_dirs import write_curves_run, write_run, write_sweep
 
 
 def test_the_files_a_run_dir_names(tmp_path: Path) -> None:
@@ -130,3 +130,18 @@ def test_find_runs_orders_sweep_members_by_number(tmp_path: Path) -> None:
     assert [run.name for run in find_runs(tmp_path / "10")] == ["10"]
     with pytest.raises(LabError, match="no runs in"):
         find_runs(tmp_path / "not_a_run")
+
+
+def test_step_curves_and_last_batch_losses_are_read_back(tmp_path: Path) -> None:
+    run = write_curves_run(
+        tmp_path / "run",
+        [],
+        {"train/loss_epoch": [0.5], "val/loss": [0.6]},
+        step_losses={49: 2.3, 99: 0.4},
+        last_batches=[0.3, 0.2],
+    )
+    assert RunDir(run).step_curves() == {"train/loss": ([49, 99], [2.3, 0.4])}
+    assert RunDir(run).last_batch_losses() == [0.3, 0.2]
+    (run / "last_batch_losses.json").write_text("[0.3, ")  # cut off mid-write
+    assert RunDir(run).last_batch_losses() == []
+    assert RunDir(tmp_path / "none").step_curves() == {}
