@@ -73,7 +73,7 @@ def test_data_name_accepts_the_names_of_the_data_module_it_builds(
     ("override", "message"),
     [
         ("split=val", "split='val' is not accepted; expected one of train, test"),
-        ("per_class=0", "per_class=0 is not accepted; expected an integer >= 1"),
+        ("per_class=0", "per_class=0 is not accepted; expected an integer from 1 to 100"),
         ("data=toy2d", "data.name='xor' is not accepted; expected one of mnist, fashion_mnist"),
     ],
 )
