@@ -507,6 +507,12 @@ def rule_for(rules: tuple[Rule, ...], key: str, cfg: DictConfig) -> Rule | None:
     return None
 
 
+def unruled_keys(cfg: DictConfig, app: str) -> list[str]:
+    """The leaf keys of `cfg` that no rule of `app` names (the tests keep this empty for every
+    config the lab ships)."""
+    return [key for key, _ in leaves(cfg) if rule_for(APPS[app], key, cfg) is None]
+
+
 def leaves(cfg: DictConfig) -> list[tuple[str, Any]]:
     """(dotted key, resolved plain value) of every leaf; a list is one leaf. Values given
     directly come first, then those interpolated from another key, so that a bad value is
