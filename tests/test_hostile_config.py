@@ -325,12 +325,21 @@ def test_hostile_value_is_refused_in_one_line(app: str, overrides: list[str], me
     assert "\n" not in str(caught.value)
 
 
-def test_every_shipped_cnn_shape_passes_and_its_arithmetic_matches_torch(tmp_path: Path) -> None:
-    """The shape rule computes what the convolutions and pools do; torch agrees at the edge."""
+def test_the_cnn_shape_arithmetic_matches_torch(tmp_path: Path) -> None:
+    """The shape rule computes what the convolutions and pools do; torch agrees either side of
+    the edge (shapes that fit and shapes that do not)."""
     torch = pytest.importorskip("torch")
     from mnist_lab.nets.cnn import CNN
 
-    for kernel, padding, blocks in [(3, 1, 4), (5, 0, 3), (7, 0, 4)]:
+    outcomes = set()
+    for kernel, padding, blocks in [
+        (3, 1, 4),
+        (3, 1, 5),
+        (3, 0, 3),
+        (5, 0, 3),
+        (7, 0, 4),
+        (9, 4, 4),
+    ]:
         overrides = ["model=cnn", f"model.net.kernel_size={kernel}", f"model.net.padding={padding}"]
         overrides.append(f"model.net.channels=[{','.join(['4'] * blocks)}]")
         cfg = compose_config("train", overrides, tmp_path)
@@ -346,6 +355,8 @@ def test_every_shipped_cnn_shape_passes_and_its_arithmetic_matches_torch(tmp_pat
         except (RuntimeError, ValueError):
             broken = True
         assert refused == broken, (kernel, padding, blocks)
+        outcomes.add(refused)
+    assert outcomes == {True, False}
 
 
 def test_empty_sweep_is_refused() -> None:
