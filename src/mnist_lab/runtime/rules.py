@@ -368,6 +368,7 @@ _CALLBACK_SETTINGS = (
     _int("callbacks.reconstructions.grid_size", 1, 256),
     _int("callbacks.reconstructions.pairs", 1, 100),
     _int("callbacks.trajectory.snapshots_per_epoch", 1, 1_000),
+    _int("callbacks.step_log_interval.points_per_epoch", 1, 1_000),
     Rule(
         "callbacks.learning_rate.logging_interval",
         one_of(("step", "epoch", None)),
