@@ -20,6 +20,8 @@ SPLIT_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 FILE_STEMS = tuple(stem for pair in SPLIT_FILES.values() for stem in pair)
+# Both datasets' images are 28x28; the nets are sized for that (runtime.rules.IMAGE_SHAPE).
+IMAGE_SIZE = (28, 28)
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,11 @@ def download(spec: DatasetSpec, folder: Path, stems: Sequence[str], timeout: flo
 def ensure_files(spec: DatasetSpec, data_dir: str | Path, allow_download: bool) -> dict[str, Path]:
     """Return the path of each of the four IDX files, downloading missing ones if allowed."""
     folder = raw_dir(data_dir, spec)
-    if folder.exists() and not folder.is_dir():
-        raise DataNotFoundError(f"data directory {folder} is not a directory")
+    # The nearest part of the path that exists must be a folder, or nothing can be read from
+    # or downloaded into it (data.data_dir=/dev/null).
+    existing = next(part for part in (folder, *folder.parents) if part.exists())
+    if not existing.is_dir():
+        raise DataNotFoundError(f"data directory {existing} is not a directory")
     # Without read and search permission every file would look missing; say what is wrong.
     for part in (Path(data_dir).expanduser(), folder.parent, folder):
         if part.is_dir() and not os.access(part, os.R_OK | os.X_OK):
@@ -166,8 +171,8 @@ def load_split(
     """Load one split as (images uint8 [n, 28, 28], labels int64 [n]), checked for consistency."""
     files = ensure_files(spec, data_dir, allow_download)
     images_stem, labels_stem = SPLIT_FILES[split]
-    images = read_idx(files[images_stem], IMAGES_MAGIC)
-    labels = read_idx(files[labels_stem], LABELS_MAGIC)
+    images = read_idx(files[images_stem], IMAGES_MAGIC, IMAGE_SIZE)
+    labels = read_idx(files[labels_stem], LABELS_MAGIC, ())
     if len(images) != len(labels):
         raise IDXFormatError(
             f"{files[images_stem]} holds {len(images)} images but {files[labels_stem]} "
@@ -181,6 +186,16 @@ def load_split(
     return images, labels.astype(np.int64)
 
 
+def check_split_sizes(n: int, n_val: int, val_fraction: float) -> None:
+    """Refuse a validation fraction that leaves the validation or the training part empty."""
+    if not 0 < n_val < n:
+        part = "validation" if n_val == 0 else "training"
+        raise LabError(
+            f"data.val_fraction={val_fraction} of {n} training images leaves no {part} images; "
+            f"use a fraction from {1 / n:.2g} to {1 - 1 / n:.6g}"
+        )
+
+
 def split_train(
     n: int, val_fraction: float, val_split: str, split_seed: int, subset_size: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -191,6 +206,7 @@ def split_train(
     training indices; the validation part stays whole.
     """
     n_val = int(round(n * val_fraction))
+    check_split_sizes(n, n_val, val_fraction)
     if val_split == "last":
         order = np.arange(n)
     else:

@@ -16,7 +16,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.runtime.rules import check_built_model
+from mnist_lab.runtime.rules import check_network
 
 
 def build_trainer(
@@ -48,6 +48,11 @@ def assemble(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule,
     configure_threads(cfg.get("threads"))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
+    # A network that cannot take the data's shape, does not fit in memory or breaks the
+    # experiment's limits fails here, built on the meta device before any data loads.
+    check_network(
+        cfg.model.net, datamodule.input_shape, datamodule.num_classes, cfg.get("constraints")
+    )
     # Missing or corrupt data fails here, before any logger or checkpoint writes to the run dir.
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -58,7 +63,6 @@ def assemble(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule,
         _recursive_=False,
         _convert_="all",  # plain dicts and lists in the checkpoint's hparams
     )
-    check_built_model(model.net, cfg.get("constraints"))
     loggers = instantiate_all(cfg.get("logger"))
     callbacks = instantiate_all(cfg.get("callbacks"))
     trainer = build_trainer(cfg, callbacks, loggers)

@@ -82,7 +82,9 @@ def _single_run_overrides(arguments: list[str]) -> tuple[list[str], list[str]]:
         if not override.is_sweep_override():
             single.append(override.input_line)
         elif override.value_type in _ENUMERABLE:
-            first = next(iter(override.sweep_string_iterator()))
+            first = next(iter(override.sweep_string_iterator()), None)
+            if first is None:
+                raise ConfigError(f"{argument} sweeps over no values; give at least one")
             single.append(f"{override.get_key_element()}={first}")
         elif not override.is_add():
             keys_only.append(override.key_or_group)
@@ -149,6 +151,7 @@ def entry_point(
     """
     arguments = sys.argv[1:]
     try:
+        check_flags(arguments)
         check_group_choices(arguments, conf_dir)
         hydra_flags = [a for a in arguments if a.startswith("-") and a not in ("-m", "--multirun")]
         if not hydra_flags:
@@ -159,6 +162,26 @@ def entry_point(
         sys.exit(print_error(error))
     sys.argv[1:] = arguments
     hydra.main(version_base="1.3", config_path=str(conf_dir), config_name=config_name)(main)()
+
+
+# Hydra's command-line flags (`--help` lists them); anything else starting with `-` is a typo.
+HYDRA_FLAGS = (
+    "--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--resolve", "--package", "-p",
+    "--run", "-r", "--multirun", "-m", "--shell-completion", "-sc", "--config-path", "-cp",
+    "--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun", "--info", "-i",
+)  # fmt: skip
+
+
+def check_flags(arguments: list[str]) -> None:
+    """Refuse a flag Hydra does not know in one line, instead of argparse's usage dump."""
+    for argument in arguments:
+        flag = argument.split("=", 1)[0]
+        if argument.startswith("-") and flag not in HYDRA_FLAGS:
+            raise LabError(
+                f"{argument} is not an option; the options are --help, --hydra-help, --cfg job, "
+                f"--multirun (-m), --info and the rest of Hydra's (see --help), then key=value "
+                f"overrides"
+            )
 
 
 def print_error(error: object) -> int:
