@@ -188,21 +188,20 @@ def ensure_files(spec: DatasetSpec, data_dir: str | Path, allow_download: bool) 
                 f"access or point data.data_dir / MNIST_LAB_DATA_DIR elsewhere"
             )
     missing = [stem for stem in FILE_STEMS if _existing(folder, stem) is None]
-    if not missing:
-        return {stem: _existing(folder, stem) for stem in FILE_STEMS}  # type: ignore[misc]
     fetch = "set data.download=true and run with network access to download them"
-    if allow_download:
+    if missing and allow_download:
         try:
             download(spec, folder, missing)
-            return {stem: _existing(folder, stem) for stem in FILE_STEMS}  # type: ignore[misc]
         except DataNotFoundError as error:
-            missing = [stem for stem in FILE_STEMS if _existing(folder, stem) is None]
             fetch = f"run again with network access to download them (the download failed: {error})"
-    raise DataNotFoundError(
-        f"{spec.name} files missing from {folder}: {', '.join(missing)} (plain or .gz); set "
-        f"MNIST_LAB_DATA_DIR or data.data_dir to a folder whose {spec.folder}/raw/ holds them, "
-        f"or {fetch}"
-    )
+        missing = [stem for stem in FILE_STEMS if _existing(folder, stem) is None]
+    if missing:
+        raise DataNotFoundError(
+            f"{spec.name} files missing from {folder}: {', '.join(missing)} (plain or .gz); set "
+            f"MNIST_LAB_DATA_DIR or data.data_dir to a folder whose {spec.folder}/raw/ holds them, "
+            f"or {fetch}"
+        )
+    return {stem: _existing(folder, stem) for stem in FILE_STEMS}  # type: ignore[misc]
 
 
 def load_split(

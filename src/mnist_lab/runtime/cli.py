@@ -16,6 +16,7 @@ from hydra.core.override_parser.types import ValueType
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
+from mnist_lab.runtime.resolvers import command_groups
 from mnist_lab.runtime.rules import RENAMED_KEYS, ConfigError, check_config
 
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
@@ -135,8 +136,7 @@ def _unknown_key_error(argument: str, key: str, cfg: DictConfig) -> LabError:
 
 def _unknown_group_error(argument: str, config_name: str, cfg: DictConfig) -> LabError:
     """`model=cnn` given to evaluate: a group of conf/ that this command is not composed from."""
-    choices = cfg.hydra.runtime.choices
-    groups = sorted(g for g in choices if g != "hydra" and not g.startswith("hydra/"))
+    groups = command_groups(cfg.hydra.runtime.choices)
     # conf/ mirrors train's code: its other folders are groups train can add (an experiment's
     # regularisers); evaluate and visualize take the few they list and nothing else.
     hint = f"; add one with +{argument.lstrip('+')}" if config_name == "train" else ""

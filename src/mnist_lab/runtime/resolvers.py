@@ -23,6 +23,11 @@ def first(count: int, items: Sequence[Any]) -> ListConfig:
     return ListConfig(list(items[:count]))
 
 
+def command_groups(choices: Mapping[str, Any]) -> list[str]:
+    """The config groups a composed config chose from (`hydra.runtime.choices`), Hydra's aside."""
+    return sorted(g for g in choices if g != "hydra" and not g.startswith("hydra/"))
+
+
 def help_groups(choices: Mapping[str, Any]) -> str:
     """`${lab.help_groups:${hydra.runtime.choices}}`: `--help`'s config groups, one per line.
 
@@ -34,7 +39,7 @@ def help_groups(choices: Mapping[str, Any]) -> str:
 
     loader = GlobalHydra.instance().config_loader()
     lines = []
-    for group in sorted(g for g in choices if g != "hydra" and not g.startswith("hydra/")):
+    for group in command_groups(choices):
         options = sorted(loader.get_group_options(group))
         if options:
             lines.append(f"{group}: {', '.join(options)}")
