@@ -93,6 +93,11 @@ def test_cli_train_then_evaluate_recomposes_the_runs_own_config(tmp_path: Path, 
     assert evaluated_metrics["test/acc"] == pytest.approx(saved["test/acc"])
     assert evaluated_metrics["environment"] == saved["environment"]
     assert versions in evaluated.stdout
+    for printout in (trained.stderr, evaluated.stderr):  # Lightning's noise (runtime/console.py)
+        assert not any(
+            line in printout
+            for line in ("GPU available: ", "TPU available: ", "💡 Tip", "Trainer already")
+        ), printout[-3000:]
 
     by_file = run_cli(
         "mnist_lab.evaluate",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,21 @@ def test_training_the_judge_leaves_the_runs_random_stream_alone() -> None:
     torch.manual_seed(7)
     train_judge(images, labels, num_classes=10, epochs=1)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_training_the_judge_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images, labels = torch.rand(300, 1, 28, 28), torch.randint(0, 10, (300,))
+    train_judge(images, labels, num_classes=10, epochs=2, saved_to=tmp_path / "judge.pt")
+    printed = capsys.readouterr()
+    (line,) = printed.out.splitlines()  # the progress bar is drawn on terminals only
+    assert re.fullmatch(
+        r"GAN judge: training a small CNN classifier on 300 training images \(2 epochs, about "
+        rf"\d+ s\) to label the generated digits \(mode-collapse check\); saved to "
+        rf"{re.escape(str(tmp_path / 'judge.pt'))} for later runs",
+        line,
+    ), line
+    assert printed.err == ""
+    train_judge(images[:0], labels[:0], num_classes=10, epochs=0)  # an empty one, to load into
+    assert capsys.readouterr().out == ""

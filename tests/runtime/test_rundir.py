@@ -23,6 +23,20 @@ def test_the_files_a_run_dir_names(tmp_path: Path) -> None:
     assert run_dir.is_run
 
 
+def test_removing_a_failed_first_run_takes_the_folders_made_for_it(tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs"
+    first = outputs / "train" / "runs" / "2026-01-01_00-00-00-000001"
+    (first / ".hydra").mkdir(parents=True)
+    RunDir(first).remove(outputs)
+    assert list(tmp_path.iterdir()) == []
+
+    kept = outputs / "train" / "runs" / "2026-01-01_00-00-00-000002"
+    (kept / ".hydra").mkdir(parents=True)
+    (first / ".hydra").mkdir(parents=True)
+    RunDir(first).remove(outputs)
+    assert list((outputs / "train" / "runs").iterdir()) == [kept]
+
+
 def test_load_run_reads_per_epoch_curves_and_status(tmp_path: Path) -> None:
     sweep_dir = write_sweep(tmp_path)
     run = RunDir(sweep_dir / "0").read()

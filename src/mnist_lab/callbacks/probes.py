@@ -147,7 +147,7 @@ class ModeCollapse(L.Callback):
             judge.load_state_dict(torch.load(path, map_location=images.device))
             self.judge = judge.eval()
             return self.judge
-        self.judge = train_judge(images, labels, self.num_classes, self.train_epochs)
+        self.judge = train_judge(images, labels, self.num_classes, self.train_epochs, saved_to=path)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             torch.save(self.judge.state_dict(), path)

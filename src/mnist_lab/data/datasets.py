@@ -6,9 +6,11 @@ Torch-free on purpose: `visualize` and config-only commands load data without pa
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -102,33 +104,77 @@ def _existing(folder: Path, stem: str) -> Path | None:
     return None
 
 
+# What a failed fetch means, found in its exception's words: requests and urllib bury the cause
+# (no network, a refused connection) deep inside one long repr of nested exceptions.
+_FETCH_FAILURES = (
+    (
+        (
+            "NameResolutionError",
+            "Name or service not known",
+            "name resolution",
+            "getaddrinfo failed",
+            "nodename nor servname",
+        ),
+        "host not found, no network?",
+    ),
+    (("timed out", "Timeout"), "timed out"),
+    (("Connection refused",), "connection refused"),
+    (("IncompleteRead", "Connection broken"), "connection broken during the transfer"),
+    (("does not match the known hash",), "MD5 checksum mismatch, download deleted"),
+)
+
+
+def fetch_failure(error: BaseException) -> str:
+    """A few words saying why fetching a file failed, for a one-line error."""
+    # requests puts the status on the response, urllib on the error itself
+    status = getattr(getattr(error, "response", None), "status_code", getattr(error, "code", None))
+    if isinstance(status, int):
+        return f"HTTP {status}"
+    text = repr(error)
+    for words, reason in _FETCH_FAILURES:
+        if any(word in text for word in words):
+            return reason
+    return f"{type(error).__name__}: {str(error).splitlines()[0].split('. ')[0][:120]}"
+
+
 def download(spec: DatasetSpec, folder: Path, stems: Sequence[str], timeout: float = 60) -> None:
-    """Fetch `<stem>.gz` from the first mirror that serves it with the published MD5."""
+    """Fetch `<stem>.gz` from the first mirror that serves it with the published MD5.
+
+    A failure leaves no folder this call created empty behind (`data.data_dir=/nonexistent`
+    offline must not create `/nonexistent/MNIST/raw/`); files fetched whole are kept.
+    """
     import pooch  # only when something is missing: keeps the offline path import-light
 
-    folder.mkdir(parents=True, exist_ok=True)
+    # Pooch logs two lines per file and mirror; one line of ours says it all.
+    pooch.get_logger().setLevel("WARNING")
+    print(f"downloading {len(stems)} {spec.name} file(s) into {folder}", file=sys.stderr)
+    created = [part for part in (folder, *folder.parents) if not part.exists()]
     downloader = pooch.HTTPDownloader(progressbar=True, timeout=timeout)
-    for stem in stems:
-        failures = []
-        for mirror in spec.mirrors:
-            try:
-                pooch.retrieve(
-                    url=f"{mirror}{stem}.gz",
-                    known_hash=f"md5:{spec.gz_md5[stem]}",
-                    fname=f"{stem}.gz",
-                    path=folder,
-                    downloader=downloader,
+    try:
+        for stem in stems:
+            failures: dict[str, list[str]] = {}
+            for mirror in spec.mirrors:
+                try:
+                    pooch.retrieve(
+                        url=f"{mirror}{stem}.gz",
+                        known_hash=f"md5:{spec.gz_md5[stem]}",
+                        fname=f"{stem}.gz",
+                        path=folder,
+                        downloader=downloader,
+                    )
+                    break
+                except Exception as error:  # noqa: BLE001 - any mirror failure means "try the next"
+                    failures.setdefault(fetch_failure(error), []).append(urlsplit(mirror).netloc)
+            else:
+                raise DataNotFoundError(
+                    "; ".join(f"{', '.join(hosts)}: {reason}" for reason, hosts in failures.items())
                 )
+    finally:
+        for part in created:  # deepest first; the first one holding a file ends it
+            try:
+                part.rmdir()
+            except OSError:
                 break
-            except Exception as error:  # noqa: BLE001 - any mirror failure means "try the next"
-                # The first sentence says what went wrong; pooch's advice after it is long.
-                reason = str(error).splitlines()[0].split(". ")[0][:200]
-                failures.append(f"{mirror}: {reason}")
-        else:
-            raise DataNotFoundError(
-                f"{spec.name} download failed: could not fetch {stem}.gz into {folder} "
-                f"({'; '.join(failures)})"
-            )
 
 
 def ensure_files(spec: DatasetSpec, data_dir: str | Path, allow_download: bool) -> dict[str, Path]:
@@ -147,20 +193,18 @@ def ensure_files(spec: DatasetSpec, data_dir: str | Path, allow_download: bool) 
                 f"access or point data.data_dir / MNIST_LAB_DATA_DIR elsewhere"
             )
     missing = [stem for stem in FILE_STEMS if _existing(folder, stem) is None]
-    remedy = (
-        f"put {', '.join(FILE_STEMS)} (plain or .gz) in {folder}, or point data.data_dir / "
-        f"MNIST_LAB_DATA_DIR at a folder holding {spec.folder}/raw/"
-    )
+    fetch = "set data.download=true and run with network access to download them"
     if missing and allow_download:
         try:
             download(spec, folder, missing)
         except DataNotFoundError as error:
-            raise DataNotFoundError(f"{error}; {remedy}") from None
+            fetch = f"run again with network access to download them (the download failed: {error})"
         missing = [stem for stem in FILE_STEMS if _existing(folder, stem) is None]
     if missing:
         raise DataNotFoundError(
-            f"{spec.name} files missing from {folder}: {', '.join(missing)}; {remedy} "
-            f"(or set data.download=true to fetch them)"
+            f"{spec.name} files missing from {folder}: {', '.join(missing)} (plain or .gz); set "
+            f"MNIST_LAB_DATA_DIR or data.data_dir to a folder whose {spec.folder}/raw/ holds them, "
+            f"or {fetch}"
         )
     return {stem: _existing(folder, stem) for stem in FILE_STEMS}  # type: ignore[misc]
 

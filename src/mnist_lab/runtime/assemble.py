@@ -16,6 +16,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
+from mnist_lab.runtime.console import quiet_lightning
 from mnist_lab.runtime.rules import check_network
 
 
@@ -23,6 +24,7 @@ def build_trainer(
     cfg: DictConfig, callbacks: list[L.Callback], loggers: list[Logger] | bool
 ) -> L.Trainer:
     """The Trainer from `cfg.trainer`; an unusable device becomes a one-line error."""
+    quiet_lightning()
     try:
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
     except InstantiationException as error:

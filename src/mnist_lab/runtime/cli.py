@@ -16,6 +16,7 @@ from hydra.core.override_parser.types import ValueType
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
+from mnist_lab.runtime.resolvers import command_groups
 from mnist_lab.runtime.rules import RENAMED_KEYS, ConfigError, check_config
 
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
@@ -24,15 +25,46 @@ CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 os.environ.setdefault("MNIST_LAB_CONF_DIR", str(CONF_DIR))
 
 
-def check_group_choices(arguments: list[str], conf_dir: Path = CONF_DIR) -> None:
+# conf/ folders holding other commands' configs (`python -m mnist_lab.<folder>[.<config>]`,
+# the NumPy lab), not config groups of the commands composed from conf/ itself.
+COMMAND_FOLDERS = ("scratch",)
+
+
+def _other_command(argument: str, key: str, value: str, config_name: str) -> LabError | None:
+    """The error for `scratch=toy` and the like given to train: which command to run instead."""
+    folder, _, group = key.partition("/")
+    if folder not in COMMAND_FOLDERS:
+        return None
+    configs = sorted(p.stem for p in (CONF_DIR / folder).glob("*.yaml"))
+    commands = [f"python -m mnist_lab.{folder}" + ("" if c == folder else f".{c}") for c in configs]
+    first = value.split(",")[0]
+    if group:
+        use = f"python -m mnist_lab.{folder} {group}={value}"
+    elif first in configs:
+        use = commands[configs.index(first)]
+    else:
+        use = " or ".join(commands)
+    return LabError(
+        f"{argument}: conf/{folder}/ holds other commands' configs, not a config group of "
+        f"{config_name}; run {use} instead"
+    )
+
+
+def check_group_choices(
+    arguments: list[str], conf_dir: Path = CONF_DIR, config_name: str = "train"
+) -> None:
     """Refuse `group=option` overrides naming an option that has no yaml, in one line.
 
-    Hydra would refuse them too, but with a multi-line search-path dump; this runs first.
+    Hydra would refuse them too, but with a multi-line search-path dump; this runs first. A
+    group of another command (train's `scratch=toy`) is answered with that command.
     """
     for argument in arguments:
         if argument.startswith(("-", "~")) or "=" not in argument:
             continue
         key, value = argument.lstrip("+").split("=", 1)
+        other = _other_command(argument, key, value, config_name) if conf_dir == CONF_DIR else None
+        if other is not None:
+            raise other
         group = conf_dir / key
         if key.startswith("hydra") or not group.is_dir() or "(" in value:
             continue
@@ -104,6 +136,17 @@ def _unknown_key_error(argument: str, key: str, cfg: DictConfig) -> LabError:
     return ConfigError(f"{argument} names no key of the config; {hint}")
 
 
+def _unknown_group_error(argument: str, config_name: str, cfg: DictConfig) -> LabError:
+    """`model=cnn` given to evaluate: a group of conf/ that this command is not composed from."""
+    groups = command_groups(cfg.hydra.runtime.choices)
+    # conf/ mirrors train's code: its other folders are groups train can add (an experiment's
+    # regularisers); evaluate and visualize take the few they list and nothing else.
+    hint = f"; add one with +{argument.lstrip('+')}" if config_name == "train" else ""
+    return ConfigError(
+        f"{argument} names no config group of {config_name} (its groups: {', '.join(groups)}){hint}"
+    )
+
+
 def check_overrides(arguments: list[str], config_name: str, conf_dir: Path = CONF_DIR) -> None:
     """Compose the config the command line asks for and check it, before Hydra starts a run.
 
@@ -125,6 +168,9 @@ def check_overrides(arguments: list[str], config_name: str, conf_dir: Path = CON
             key = bad.group(1)
             argument = next((a for a in single if a.lstrip("+~").split("=", 1)[0] == key), key)
             rest = [a for a in single if a != argument]
+            if (conf_dir / key).is_dir():
+                composed = compose(config_name, overrides=rest, return_hydra_config=True)
+                raise _unknown_group_error(argument, config_name, composed) from None
             raise _unknown_key_error(argument, key, compose(config_name, overrides=rest)) from None
     for key in keys_only:
         is_group = (conf_dir / key.replace(".", "/")).is_dir()
@@ -152,7 +198,7 @@ def entry_point(
     arguments = sys.argv[1:]
     try:
         check_flags(arguments)
-        check_group_choices(arguments, conf_dir)
+        check_group_choices(arguments, conf_dir, config_name)
         hydra_flags = [a for a in arguments if a.startswith("-") and a not in ("-m", "--multirun")]
         if not hydra_flags:
             if rewrite is not None:

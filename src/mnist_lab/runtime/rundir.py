@@ -147,6 +147,21 @@ class RunDir:
         """True when the directory holds only what Hydra wrote before the task began."""
         return not self.outputs()
 
+    def remove(self, log_dir: str | Path) -> None:
+        """Delete this run dir, then the folders above it up to `log_dir` that it leaves empty.
+
+        A first run that fails before writing anything must not leave `outputs/train/runs/`.
+        """
+        shutil.rmtree(self.path)
+        top = Path(log_dir).resolve()
+        for folder in self.path.resolve().parents:
+            if not folder.is_relative_to(top):
+                break
+            try:
+                folder.rmdir()  # only when empty: another run's folder stops it
+            except OSError:
+                break
+
     def clear_outputs(self) -> None:
         """Remove an earlier attempt's outputs, keeping what Hydra wrote for this one."""
         for path in self.outputs():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import sys
 from collections.abc import Callable
@@ -10,7 +9,7 @@ from typing import TypeVar
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
 from mnist_lab.runtime.cli import print_error
@@ -24,9 +23,10 @@ def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     """Check `cfg` and run `task`, recording failures where the user and `report` see them.
 
     A LabError becomes `error: ...` on stderr and exit status 2. A run that failed before it
-    wrote anything leaves no directory behind; one that failed later keeps its files (the last
-    good checkpoint among them) plus `failed.txt` with the reason. In a multirun the error is
-    re-raised, so Hydra records that member as failed and the other members still run.
+    wrote anything leaves no directory behind, nor the `<log dir>/<task>/runs/` made for it;
+    one that failed later keeps its files (the last good checkpoint among them) plus
+    `failed.txt` with the reason. In a multirun the error is re-raised, so Hydra records that
+    member as failed and the other members still run.
     """
     hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
     run = RunDir(hydra_cfg.runtime.output_dir) if hydra_cfg is not None else None
@@ -42,7 +42,7 @@ def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
         user_error = isinstance(error, LabError)
         if run is not None and run.path.is_dir():
             if user_error and not multirun and run.is_empty():
-                shutil.rmtree(run.path)
+                run.remove(OmegaConf.select(cfg, "paths.log_dir", default=run.path))
             else:
                 run.record_failure(str(error) if user_error else f"{type(error).__name__}: {error}")
         if multirun or not user_error:
