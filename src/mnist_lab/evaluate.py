@@ -47,13 +47,15 @@ def locate_run(ckpt_path: str) -> tuple[RunDir, Path]:
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Test the checkpoint on the official test set; saves metrics and a confusion matrix."""
+    """Test the checkpoint on the official test set; saves metrics and, for a classifier, the
+    confusion matrix and the error analysis (`callbacks.ErrorAnalysis`)."""
     run, checkpoint = locate_run(cfg.ckpt_path)
 
     import lightning as L
     from hydra.utils import get_class, instantiate
+    from lightning.pytorch.loggers import TensorBoardLogger
 
-    from mnist_lab.callbacks import ConfusionMatrixFigure
+    from mnist_lab.callbacks import ConfusionMatrixFigure, ErrorAnalysis
     from mnist_lab.models.classifier import Classifier
     from mnist_lab.runtime.assemble import build_trainer, scalar_metrics
     from mnist_lab.runtime.environment import (
@@ -71,9 +73,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, verbose=False)
     datamodule = instantiate(run_cfg.data)
     model = get_class(run_cfg.model._target_).load_from_checkpoint(checkpoint, map_location="cpu")
-    # Only a classifier has a confusion matrix; autoencoders and GANs test other numbers.
+    # Only a classifier has a confusion matrix and mistakes; autoencoders and GANs test other
+    # numbers.
     confusion = ConfusionMatrixFigure(output_dir=cfg.paths.output_dir)
-    trainer = build_trainer(cfg, [confusion] if isinstance(model, Classifier) else [], False)
+    errors = ErrorAnalysis(output_dir=cfg.paths.output_dir)
+    callbacks = [confusion, errors] if isinstance(model, Classifier) else []
+    # The figures and the per-class table go to TensorBoard too, beside the test numbers.
+    tensorboard = TensorBoardLogger(
+        cfg.paths.output_dir, name="tensorboard", version="", default_hp_metric=False
+    )
+    trainer = build_trainer(cfg, callbacks, [tensorboard])
     trainer.test(model, datamodule=datamodule)
     metrics = scalar_metrics(trainer.callback_metrics)
     environment = run_environment(
@@ -94,6 +103,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     print(f"{summary} on {tested_on} {datamodule.spec.items}")
     if confusion.path is not None:
         print(f"confusion matrix {confusion.path}")
+    if errors.errors is not None:
+        before, after = errors.errors
+        print(
+            f"expected calibration error {before:.4f}, {after:.4f} after temperature scaling "
+            f"(T = {errors.temperature:.3f}, fitted on the validation split)"
+        )
+        print("error analysis " + ", ".join(str(path) for path in errors.paths))
     return metrics
 
 
