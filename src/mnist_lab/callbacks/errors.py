@@ -214,7 +214,13 @@ def in_test_order(
     missing = longest - len(labels)
     logits = torch.cat([logits, logits.new_zeros(missing, logits.shape[1])])
     labels = torch.cat([labels, labels.new_full((missing,), -1)])
-    logits = strategy.all_gather(logits).transpose(0, 1).flatten(0, 1)
-    labels = strategy.all_gather(labels).transpose(0, 1).flatten(0, 1)
+    logits = interleave_shares(strategy.all_gather(logits))
+    labels = interleave_shares(strategy.all_gather(labels))
     kept = labels >= 0
     return logits[kept], labels[kept]
+
+
+def interleave_shares(gathered: torch.Tensor) -> torch.Tensor:
+    """[ranks, n, ...] shares, rank r's holding samples r, r + ranks, ... -> [ranks * n, ...]
+    in sample order."""
+    return gathered.transpose(0, 1).flatten(0, 1)

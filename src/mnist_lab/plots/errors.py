@@ -21,36 +21,30 @@ def gallery_figure(images: np.ndarray, rows: Sequence[GalleryRow], title: str) -
     if images.ndim == 4:
         images = images[:, 0]
     columns = max((len(indices) for _, indices, _ in rows), default=1)
-    # Wide enough for the longest caption at 7 points (about 0.055 inch a character).
+    # Sizes in inches. A cell is wide enough for the longest caption at 7 points (about 0.055
+    # inch a character); the title is wrapped at about 8 characters an inch.
     longest = max((len(caption) for _, _, captions in rows for caption in captions), default=0)
-    width = max(1.25, 0.058 * longest + 0.15)
-    fig = Figure(figsize=(width * columns + 1.5, 1.45 * len(rows) + 0.4))
-    # wrapped at about 8 characters an inch, the figure's width
-    heading = textwrap.wrap(title, int(8 * fig.get_figwidth()))
-    fig.set_figheight(fig.get_figheight() + 0.25 * len(heading))
-    # A fixed grid, not the constrained layout: that would solve for dozens of axes, ~1 s.
-    axes = fig.subplots(
-        len(rows),
-        columns,
-        squeeze=False,
-        gridspec_kw={
-            "left": 1.4 / fig.get_figwidth(),
-            "right": 0.99,
-            "top": 1 - (0.4 + 0.25 * len(heading)) / fig.get_figheight(),
-            "bottom": 0.02,
-        },
-    )
-    fig.subplots_adjust(hspace=0.45, wspace=0.1)
-    for (label, indices, captions), axes_row in zip(rows, axes, strict=True):
-        for ax in axes_row:
-            ax.set_axis_off()
-        for ax, index, caption in zip(axes_row, indices, captions, strict=False):
-            ax.imshow(images[index], cmap="gray_r")
-            ax.set_title(caption, fontsize=7, pad=2)
-        axes_row[0].text(
-            -0.12, 0.5, label, transform=axes_row[0].transAxes, ha="right", va="center"
-        )
-    fig.suptitle("\n".join(heading))
+    cell_width, cell_height, side, left = max(1.2, 0.058 * longest + 0.15), 1.4, 1.0, 1.4
+    width = left + columns * cell_width + 0.1
+    heading = textwrap.wrap(title, int(8 * width))
+    top = 0.3 + 0.25 * len(heading)
+    height = top + len(rows) * cell_height
+    fig = Figure(figsize=(width, height))
+    # One axes in inches holding every image: dozens of axes would take ~1 s to draw.
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    for row, (label, indices, captions) in enumerate(rows):
+        image_top = height - top - row * cell_height - 0.25
+        for column, (index, caption) in enumerate(zip(indices, captions, strict=True)):
+            middle = left + (column + 0.5) * cell_width
+            extent = (middle - side / 2, middle + side / 2, image_top - side, image_top)
+            ax.imshow(images[index], cmap="gray_r", extent=extent, interpolation="nearest")
+            ax.text(middle, image_top + 0.04, caption, fontsize=7, ha="center", va="bottom")
+        ax.text(left - 0.1, image_top - side / 2, label, ha="right", va="center")
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.set_aspect("auto")
+    fig.suptitle("\n".join(heading), y=1 - 0.12 / height, va="top")
     return fig
 
 
@@ -59,9 +53,22 @@ def reliability_figure(panels: Mapping[str, CalibrationBins], title: str) -> Fig
     after temperature scaling, each title giving its ECE), with the gap to the diagonal and,
     below, how many samples each bin holds (log scale: a good classifier's are mostly in the
     last bin)."""
-    fig = Figure(figsize=(4.4 * len(panels), 6.0), layout="constrained")
+    fig = Figure(figsize=(4.4 * len(panels), 6.2))
+    # A fixed grid: the constrained layout would double the cost of drawing these few axes.
     axes = fig.subplots(
-        2, len(panels), squeeze=False, sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+        2,
+        len(panels),
+        squeeze=False,
+        sharex=True,
+        gridspec_kw={
+            "height_ratios": [3, 1],
+            "left": 0.7 / fig.get_figwidth(),
+            "right": 1 - 0.15 / fig.get_figwidth(),
+            "top": 0.83,
+            "bottom": 0.09,
+            "hspace": 0.08,
+            "wspace": 0.28,
+        },
     )
     for (heading, bins), top, bottom in zip(panels.items(), axes[0], axes[1], strict=True):
         low, width = bins.edges[:-1], np.diff(bins.edges)
