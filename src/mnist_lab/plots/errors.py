@@ -21,26 +21,46 @@ def gallery_figure(images: np.ndarray, rows: Sequence[GalleryRow], title: str) -
     if images.ndim == 4:
         images = images[:, 0]
     columns = max((len(indices) for _, indices, _ in rows), default=1)
-    # Sizes in inches. A cell is wide enough for the longest caption at 7 points (about 0.055
-    # inch a character); the title is wrapped at about 8 characters an inch.
+    # Sizes in inches. A cell is wide enough for the longest caption at 7 points (about 0.058
+    # inch a character), the margin for the longest row label at 10 points (about 0.08); the
+    # title is wrapped at about 8 characters an inch.
     longest = max((len(caption) for _, _, captions in rows for caption in captions), default=0)
-    cell_width, cell_height, side, left = max(1.2, 0.058 * longest + 0.15), 1.4, 1.0, 1.4
+    label = max((len(line) for text, _, _ in rows for line in text.splitlines()), default=0)
+    cell_width, cell_height, side = max(1.2, 0.058 * longest + 0.15), 1.4, 1.0
+    left = max(1.0, 0.08 * label + 0.3)
     width = left + columns * cell_width + 0.1
     heading = textwrap.wrap(title, int(8 * width))
     top = 0.3 + 0.25 * len(heading)
     height = top + len(rows) * cell_height
     fig = Figure(figsize=(width, height))
-    # One axes in inches holding every image: dozens of axes would take ~1 s to draw.
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
+    # Every image goes into one canvas drawn once, at the images' own pixels per inch: 80
+    # images drawn one by one, or in axes of their own, would take ~1 s.
+    per_inch = images.shape[-1] / side
+    canvas = np.zeros((round(height * per_inch), round(width * per_inch)))
     for row, (label, indices, captions) in enumerate(rows):
         image_top = height - top - row * cell_height - 0.25
         for column, (index, caption) in enumerate(zip(indices, captions, strict=True)):
             middle = left + (column + 0.5) * cell_width
-            extent = (middle - side / 2, middle + side / 2, image_top - side, image_top)
-            ax.imshow(images[index], cmap="gray_r", extent=extent, interpolation="nearest")
+            image = images[index].astype(float)
+            # each image on its own scale, ink dark: normalised inputs keep their contrast
+            spread = image.max() - image.min()
+            y0 = round((height - image_top) * per_inch)
+            x0 = round((middle - side / 2) * per_inch)
+            canvas[y0 : y0 + image.shape[0], x0 : x0 + image.shape[1]] = (
+                (image - image.min()) / spread if spread > 0 else 0.0
+            )
             ax.text(middle, image_top + 0.04, caption, fontsize=7, ha="center", va="bottom")
         ax.text(left - 0.1, image_top - side / 2, label, ha="right", va="center")
+    ax.imshow(
+        canvas,
+        cmap="gray_r",
+        vmin=0,
+        vmax=1,
+        extent=(0, canvas.shape[1] / per_inch, height - canvas.shape[0] / per_inch, height),
+        interpolation="nearest",
+    )
     ax.set_xlim(0, width)
     ax.set_ylim(0, height)
     ax.set_aspect("auto")
