@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from mnist_lab.analysis.errors import CalibrationBins
 
@@ -84,7 +85,7 @@ def reliability_figure(panels: Mapping[str, CalibrationBins], title: str) -> Fig
             "height_ratios": [3, 1],
             "left": 0.7 / fig.get_figwidth(),
             "right": 1 - 0.15 / fig.get_figwidth(),
-            "top": 0.83,
+            "top": 0.81,
             "bottom": 0.09,
             "hspace": 0.08,
             "wspace": 0.28,
@@ -120,10 +121,14 @@ def reliability_figure(panels: Mapping[str, CalibrationBins], title: str) -> Fig
         top.set_ylim(0, 1)
         top.set_ylabel("accuracy")
         top.set_title(heading)
-        top.legend(loc="upper left", fontsize=8)
         bottom.bar(low, bins.counts, width, align="edge", color="0.5")
         bottom.set_yscale("symlog", linthresh=1)
+        # Plain numbers: the default 10^n labels go through mathtext, a third of the drawing.
+        bottom.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         bottom.set_xlabel("confidence (top softmax probability)")
         bottom.set_ylabel("samples")
+    # One legend for the panels, under the title: inside a panel it would cover bars.
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.945), ncol=3, fontsize=8)
     fig.suptitle(title)
     return fig
