@@ -17,6 +17,7 @@ from lightning.pytorch.utilities.model_summary import ModelSummary
 
 from mnist_lab.callbacks._publish import tensorboard_logger
 from mnist_lab.models.step_losses import writes_step_logs
+from mnist_lab.runtime.rundir import LAST_BATCH_LOSSES_FILE
 
 
 class LayerSummary(ModelSummaryCallback):
@@ -192,5 +193,5 @@ class LastBatchLosses(L.Callback):
         values = [round(float(loss), 5) for loss in self.losses]
         print(f"training loss of the last {len(values)} mini-batches: {values}")
         if self.output_dir:
-            path = Path(self.output_dir) / "last_batch_losses.json"
+            path = Path(self.output_dir) / LAST_BATCH_LOSSES_FILE
             path.write_text(json.dumps(values) + "\n")
