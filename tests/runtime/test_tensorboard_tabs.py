@@ -127,8 +127,7 @@ def test_metrics_start_with_the_main_metric_and_offer_every_recipes(tmp_path: Pa
         assert not [tag for tag in metrics if tag.startswith("final/")]
 
 
-# --- through TensorBoard itself: its own loading code and HTTP data API, in this process.
-# Slow: the fixture trains five tiny runs (about 10 s of CPU).
+# --- through TensorBoard itself: its own loading code and HTTP data API, in this process ---
 
 
 class Board:
@@ -195,10 +194,29 @@ class Board:
         }
 
 
+def test_a_resumed_run_keeps_its_tensorboard_run_and_one_hparams_session(tmp_path: Path):
+    from mnist_lab.runtime.loggers import TensorBoardLogger
+
+    assert TensorBoardLogger(str(tmp_path)).version == "run"  # no overrides, no Hydra
+    (tmp_path / "tensorboard" / "lr=0.1").mkdir(parents=True)
+    log_dir = Path(TensorBoardLogger(str(tmp_path)).log_dir)
+    assert log_dir == tmp_path / "tensorboard" / "lr=0.1"
+    # the first attempt, then the run trained on with more epochs: the second row replaces it
+    for epochs in (2, 3):
+        cfg = compose_config("train", [f"trainer.max_epochs={epochs}"], tmp_path)
+        tabs.write_hparams(log_dir, cfg, MEASURED, "test", started=0.0)
+    assert len(list(log_dir.glob(f"*{tabs.HPARAMS_EVENTS_SUFFIX}"))) == 1
+    (session,) = Board(tmp_path).sessions().values()
+    assert session["hparams"]["trainer.max_epochs"] == 3
+
+
 @pytest.fixture(scope="module")
 def mixed_logdir(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Path:
     """A learning-rate sweep through the command line (Hydra's overrides name and head its
-    runs) and, beside it, an autoencoder, a GAN and a toy gate run from a notebook."""
+    runs) and, beside it, an autoencoder, a GAN and a toy gate run from a notebook.
+
+    Slow: five tiny runs, about 10 s of CPU.
+    """
     outputs = tmp_path_factory.mktemp("outputs")
     result = run_cli(
         "mnist_lab.train",
