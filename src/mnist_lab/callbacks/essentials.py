@@ -24,7 +24,7 @@ class LayerSummary(ModelSummaryCallback):
 
     The table goes to stdout, `<output_dir>/model_summary.txt` and TensorBoard's text tab.
     Plain text rather than a Rich table: Rich wraps the columns on narrow terminals and logs.
-    Counts are exact (178,110, not Lightning's "178 K"): CS155 set 4 §2 asks for them.
+    Counts are exact (178,110, not Lightning's "178 K"): E23, CS155 set 4 §3B-C's layer counts.
     """
 
     def __init__(self, output_dir: str | None = None, max_depth: int = -1) -> None:
@@ -188,7 +188,7 @@ class EpochTimer(L.Callback):
     """Logs the wall time of each training epoch (`time/epoch_s`).
 
     Validation is not included, so the figure compares devices and code paths directly (the
-    device's name is in the run's hparams, `environment/device`).
+    device's name is in the run's hparams, `device`).
     """
 
     def __init__(self) -> None:

@@ -18,8 +18,9 @@
                                      catalogue's index shows the report.md of a step)
     <sweep dir>/optimization_results.yaml  an Optuna search's best trial (from_search reads it)
 
-Everything else a run writes (other figures, `model_summary.txt`, `tensorboard/`) is for people, not
-read back. Torch-free: resume and the report read run dirs before anything heavy is imported.
+Everything else a run writes (other figures, `model_summary.txt`, `tensorboard/<run name>/`, a
+TensorBoard run named by `runtime.tensorboard_tabs`) is for people, not read back. Torch-free:
+resume and the report read run dirs before anything heavy is imported.
 """
 
 from __future__ import annotations
