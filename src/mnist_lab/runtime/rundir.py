@@ -66,16 +66,24 @@ OPTUNA_RESULTS_FILE = "optimization_results.yaml"
 
 _ABSENT = object()
 
-# Overrides that say how a run was executed, not what it trained: figure titles, legends and
-# the swept keys leave them out. A name ending in "." covers the whole group.
+# Overrides that say how a run was executed, not what it trained: figure titles, legends, the
+# swept keys, TensorBoard's run names and hparams leave them out. A name ending in "." covers
+# the whole group.
 BOOKKEEPING_OVERRIDES = (
     "threads",
     "trainer.enable_progress_bar",
-    "callbacks.progress_bar",
+    "trainer.default_root_dir",
+    "callbacks.",
     "tensorboard.",
     "logger.",
     "paths.",
     "hydra.",
+    "data.data_dir",
+    "ckpt_path",
+    "train",
+    "test",
+    "from_search",
+    "from_search_member",
 )
 
 

@@ -25,6 +25,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mnist_lab.runtime.cli import CONF_DIR
+from mnist_lab.runtime.rundir import is_bookkeeping
 
 HParamValue = bool | int | float | str
 
@@ -53,9 +54,6 @@ CORE_HPARAMS: dict[str, type] = {
 }
 MEASURED = ("model", "params", "device", "trainer.precision")
 
-# Overrides that say where a run writes or how it is run, not what it computes.
-_BOOKKEEPING_GROUPS = ("paths", "logger", "callbacks", "hydra")
-_BOOKKEEPING_KEYS = ("threads", "train", "test", "from_search", "from_search_member")
 # Longest TensorBoard run name; a longer one is cut and keeps a digest of the whole.
 MAX_RUN_NAME = 80
 _UNSAFE = re.compile(r"[^\w.,=+\-\[\]]")
@@ -73,23 +71,13 @@ def run_overrides() -> list[str]:
 
 
 def setting_overrides(overrides: Sequence[str]) -> list[str]:
-    """`overrides` without deletions (`~key`), paths (`*_dir`, `*_path`, `paths.*`) and
-    bookkeeping (`callbacks.*`, `logger.*`, `hydra.*`, `threads`, `ckpt_path`, ...)."""
-    return [o for o in overrides if not _is_bookkeeping(o)]
+    """`overrides` without deletions (`~key`) and bookkeeping (paths, `callbacks.*`, `threads`,
+    `ckpt_path`, ...: `rundir.BOOKKEEPING_OVERRIDES`)."""
+    return [o for o in overrides if "=" in o and not is_bookkeeping(_override_key(o))]
 
 
 def _override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
-
-
-def _is_bookkeeping(override: str) -> bool:
-    key = _override_key(override)
-    return (
-        "=" not in override
-        or key.split(".", 1)[0] in _BOOKKEEPING_GROUPS
-        or key in _BOOKKEEPING_KEYS
-        or key.rsplit(".", 1)[-1].endswith(("_dir", "_path"))
-    )
 
 
 def run_name(overrides: Sequence[str], default: str = "run") -> str:
