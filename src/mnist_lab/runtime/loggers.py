@@ -56,17 +56,18 @@ class TensorBoardLogger(LightningTensorBoardLogger):
 
     `version=None` gives `<save_dir>/<name>/lr=0.01,seed=2/`, so TensorBoard lists the run as
     `.../tensorboard/lr=0.01,seed=2` (or by its experiment or model when it has no overrides).
-    A resumed run keeps the TensorBoard run it started, though overrides given now rename it.
+    A resumed run continues the TensorBoard run it started, even when the overrides given at the
+    resume (`trainer.max_epochs=20`) would name it otherwise.
     """
 
     def __init__(
         self, save_dir: str, name: str = "tensorboard", version: str | None = None, **kwargs
     ) -> None:
         if version is None:
-            started = [p.name for p in (Path(save_dir) / name).glob("*") if p.is_dir()]
+            existing = [p.name for p in (Path(save_dir) / name).glob("*") if p.is_dir()]
             version = (
-                started[0]
-                if len(started) == 1
+                existing[0]
+                if len(existing) == 1
                 else run_name(run_overrides(), default=default_run_name())
             )
         super().__init__(save_dir, name=name, version=version, **kwargs)
