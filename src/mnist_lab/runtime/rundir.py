@@ -18,8 +18,9 @@
                                      catalogue's index shows the report.md of a step)
     <sweep dir>/optimization_results.yaml  an Optuna search's best trial (from_search reads it)
 
-Everything else a run writes (other figures, `model_summary.txt`, `tensorboard/`) is for people, not
-read back. Torch-free: resume and the report read run dirs before anything heavy is imported.
+Everything else a run writes (other figures, `model_summary.txt`, `tensorboard/<run name>/`, a
+TensorBoard run named by `runtime.tensorboard_tabs`) is for people, not read back. Torch-free:
+resume and the report read run dirs before anything heavy is imported.
 """
 
 from __future__ import annotations
@@ -65,16 +66,24 @@ OPTUNA_RESULTS_FILE = "optimization_results.yaml"
 
 _ABSENT = object()
 
-# Overrides that say how a run was executed, not what it trained: figure titles, legends and
-# the swept keys leave them out. A name ending in "." covers the whole group.
+# Overrides that say how a run was executed, not what it trained: figure titles, legends, the
+# swept keys, TensorBoard's run names and hparams leave them out. A name ending in "." covers
+# the whole group.
 BOOKKEEPING_OVERRIDES = (
     "threads",
     "trainer.enable_progress_bar",
-    "callbacks.progress_bar",
+    "trainer.default_root_dir",
+    "callbacks.",
     "tensorboard.",
     "logger.",
     "paths.",
     "hydra.",
+    "data.data_dir",
+    "ckpt_path",
+    "train",
+    "test",
+    "from_search",
+    "from_search_member",
 )
 
 
