@@ -108,6 +108,13 @@ class ProgressBar(RichProgressBar):
         if self._reads_metrics:
             super()._update_metrics(trainer, pl_module)
 
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
+        # Lightning's `v_num` is the logger's version; the lab names runs by their overrides,
+        # whose last characters mean nothing in the bar.
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
+
 
 class StepLogInterval(L.Callback):
     """Lowers `trainer.log_every_n_steps` so that each epoch has `points_per_epoch` step values.
