@@ -147,8 +147,8 @@ def data_subsets(
     return subsets
 
 
-def classifier_configs(run_dirs: Sequence[Path], option: str) -> list[DictConfig]:
-    """The saved configs of the runs named on the command line: classifier runs, one dataset."""
+def classifier_configs(run_dirs: Sequence[Path]) -> list[DictConfig]:
+    """The saved configs of the runs named on the command line, each a classifier run's."""
     configs = [RunDir(run_dir).saved_config("landscape") for run_dir in run_dirs]
     for run_dir, cfg in zip(run_dirs, configs, strict=True):
         target = OmegaConf.select(cfg, "model._target_", default=None)
@@ -157,25 +157,32 @@ def classifier_configs(run_dirs: Sequence[Path], option: str) -> list[DictConfig
                 f"{run_dir} trained {target}; the landscape is the cross-entropy of a "
                 f"classifier run (a model on conf/recipe/classifier.yaml: mlp, cnn, lenet, ...)"
             )
+    return configs
+
+
+def check_same_dataset(
+    run_dirs: Sequence[Path], configs: Sequence[DictConfig], option: str
+) -> None:
+    """LabError unless every run trained on the first run's dataset."""
     for run_dir, cfg in zip(run_dirs[1:], configs[1:], strict=True):
         if cfg.data.name != configs[0].data.name:
             raise LabError(
                 f"{run_dir} trained on {cfg.data.name}, {run_dirs[0]} on "
                 f"{configs[0].data.name}; {option} needs two runs on the same dataset"
             )
-    return configs
 
 
 def load_runs(args: argparse.Namespace) -> tuple[list[Path], list[DictConfig], list[dict]]:
     """The run dirs named on the command line, their configs and trajectories, checked."""
     run_dirs = [args.run_dir] + ([args.compare] if args.compare else [])
-    configs = classifier_configs(run_dirs, "--compare")
+    configs = classifier_configs(run_dirs)
     trajectories = [load_trajectory(run_dir) for run_dir in run_dirs]
     if args.compare and trajectories[1]["names"] != trajectories[0]["names"]:
         raise LabError(
             f"{args.compare} trained a different network from {args.run_dir}; --compare "
             f"needs two runs of the same network"
         )
+    check_same_dataset(run_dirs, configs, "--compare")
     return run_dirs, configs, trajectories
 
 
@@ -287,7 +294,7 @@ def random_directions(args: argparse.Namespace) -> list[Path]:
         random_axis_labels,
     )
 
-    (config,) = classifier_configs([args.run_dir], "--directions random")
+    (config,) = classifier_configs([args.run_dir])
     net = final_net(args.run_dir, config)
     data_dir = args.data_dir or default_data_dir()
     images, labels = data_subsets(config, data_dir, args.subset_size, args.seed)["train"]
@@ -359,7 +366,8 @@ def interpolation(args: argparse.Namespace) -> list[Path]:
     from mnist_lab.plots.landscape import loss_line_figure
 
     run_dirs = [args.run_dir, args.interpolate]
-    configs = classifier_configs(run_dirs, "--interpolate")
+    configs = classifier_configs(run_dirs)
+    check_same_dataset(run_dirs, configs, "--interpolate")
     nets = [final_net(run_dir, cfg) for run_dir, cfg in zip(run_dirs, configs, strict=True)]
     if network_shape(nets[1]) != network_shape(nets[0]):
         raise LabError(
