@@ -249,7 +249,7 @@ def test_random_directions_draw_a_surface_around_the_final_weights(
     assert main([*arguments, f"--output-dir={tmp_path}"]) == 0
     assert evaluations[0] == 25
     out = capsys.readouterr().out
-    assert "2 filter-normalised random direction(s) (seed 0)" in out and "from -1 to 1" in out
+    assert "2 filter-normalised random directions (seed 0)" in out and "from -1 to 1" in out
     assert "5x5 points on 100 training images" in out
     for name in ("random_surface.png", "random_contour.png"):
         assert (tmp_path / name).stat().st_size > 20_000
@@ -281,7 +281,7 @@ def test_one_random_direction_is_a_seeded_curve(
     np.testing.assert_allclose(curves["first"], curves["again"])
     assert not np.allclose(curves["first"], curves["other"])
     assert curves["first"][2] == pytest.approx(curves["other"][2])  # both pass the weights
-    assert "random direction(s) (seed 1)" in capsys.readouterr().out
+    assert "1 filter-normalised random direction (seed 1)" in capsys.readouterr().out
 
 
 def test_the_line_between_two_runs_starts_and_ends_at_their_own_losses(
@@ -446,6 +446,11 @@ def test_real_fashion_mnist_landscape(tmp_path: Path, real_data_dir: Path, capsy
     assert path_losses[0] > 1.0 > 0.6 > path_losses[-1]  # from chance level to trained
     # The final weights sit in the valley of the plane's grid, near its lowest point.
     assert path_losses[-1] < np.median(centre)
+    # Random directions start from the checkpoint's weights: the trajectory's last snapshot.
+    assert main([*arguments, "--directions=random", f"--output-dir={tmp_path}"]) == 0
+    random_losses = np.load(tmp_path / "random_plane.npz")["losses"]
+    assert random_losses[4, 4] == pytest.approx(path_losses[-1], rel=1e-5)
+    assert random_losses.max() > 2 * random_losses[4, 4]
 
 
 def test_the_trajectory_is_named_for_the_run_s_optimizer() -> None:

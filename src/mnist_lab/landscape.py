@@ -300,7 +300,7 @@ def random_directions(args: argparse.Namespace) -> list[Path]:
     images, labels = data_subsets(config, data_dir, args.subset_size, args.seed)["train"]
     batch_points = args.batch_points or default_batch_points(net, images)
     plane = random_plane(net, args.dimensions, args.direction_seed)
-    span = args.span or RANDOM_SPAN
+    span = RANDOM_SPAN if args.span is None else args.span
     axis = np.linspace(-span, span, args.grid_size)
     if args.dimensions == 1:
         coordinates = axis[:, None]
@@ -342,8 +342,9 @@ def random_directions(args: argparse.Namespace) -> list[Path]:
         written.append(save_numbers(output_dir, "random_plane.npz", **numbers))
 
     shape = "x".join([str(len(axis))] * args.dimensions)
+    directions = "direction" if args.dimensions == 1 else "directions"
     print(
-        f"{args.dimensions} filter-normalised random direction(s) (seed {args.direction_seed}) "
+        f"{args.dimensions} filter-normalised random {directions} (seed {args.direction_seed}) "
         f"through the final weights ({sum(p.numel() for p in net.parameters()):,} parameters; "
         f"biases and BatchNorm parameters held fixed), from -{span:g} to {span:g}"
     )
@@ -385,7 +386,8 @@ def interpolation(args: argparse.Namespace) -> list[Path]:
     line = Plane(start, (end - start)[None])
     span = INTERPOLATION_SPAN if args.span is None else args.span
     ends = [0.0, 0.5, 1.0]  # the two runs and halfway: always measured exactly
-    alphas = np.union1d(np.linspace(-span, 1 + span, args.grid_size), ends)
+    # Rounded so that a grid point a rounding error from an end is that end, not its neighbour.
+    alphas = np.union1d(np.linspace(-span, 1 + span, args.grid_size).round(12), ends)
     data_dir = args.data_dir or default_data_dir()
     subsets = data_subsets(configs[0], data_dir, args.subset_size, args.seed, ("train", "test"))
     batch_points = args.batch_points or default_batch_points(nets[0], subsets["train"][0])
