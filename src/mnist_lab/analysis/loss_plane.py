@@ -90,7 +90,7 @@ def random_plane(net: nn.Module, dimensions: int, seed: int) -> Plane:
     return Plane(parameters_to_vector(net.parameters()).detach(), torch.stack(directions))
 
 
-def _vector_loss(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, extra: str = ""):
+def _vector_metrics(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, extra: str = ""):
     """metrics(vector[, coordinates]): (cross-entropy, accuracy) with `vector` as the net's
     parameters.
 
@@ -127,7 +127,7 @@ def losses_at(
     `batch_points` vectors go through the network together (vmap over functional_call);
     buffers (BatchNorm statistics) are the net's own.
     """
-    batched = torch.vmap(_vector_loss(net.eval(), images, labels))
+    batched = torch.vmap(_vector_metrics(net.eval(), images, labels))
     return torch.cat([batched(chunk)[0] for chunk in vectors.split(batch_points)])
 
 
@@ -221,7 +221,7 @@ def plane_metrics(
     )
     first = first_affine_layer(net, images)
     if first is None:
-        batched = torch.vmap(_vector_loss(net, images, labels))
+        batched = torch.vmap(_vector_metrics(net, images, labels))
         chunks = [batched(plane.points(chunk)) for chunk in points.split(batch_points)]
     else:
         name, inputs = first
@@ -247,7 +247,7 @@ def plane_metrics(
         outputs = torch.stack([layer_output(v) for v in (plane.origin, *plane.directions)])
         reduced = copy.deepcopy(net)
         reduced.set_submodule(name, PlaneInput(outputs))
-        batched = torch.vmap(_vector_loss(reduced, images, labels, extra=f"{name}.coordinates"))
+        batched = torch.vmap(_vector_metrics(reduced, images, labels, extra=f"{name}.coordinates"))
         rest_origin, rest_directions = plane.origin[~in_layer], plane.directions[:, ~in_layer]
         chunks = [
             batched(rest_origin + chunk @ rest_directions, chunk)
