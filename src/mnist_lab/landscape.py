@@ -317,6 +317,7 @@ def random_directions(args: argparse.Namespace) -> list[Path]:
     title = f"{config.data.name}: training cross-entropy on {len(labels)} images"
     output_dir = args.output_dir or args.run_dir
     if args.dimensions == 1:
+        title = f"{config.data.name}: {len(labels)} training images along a random direction"
         curves = {f"{len(labels)} training images": (losses, accuracies)}
         figure = loss_line_figure(axis, curves, axis_labels[0], {"final weights": 0.0})
         written = save_figures(output_dir, title, {"random_line.png": figure})
