@@ -68,7 +68,8 @@ def load_trajectory(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         raise LabError(
             f"{run_dir} has no {TRAJECTORY_FILE}; train with the trajectory recorded: "
-            f"python -m mnist_lab.train callbacks=trajectory (or experiment=landscape_fashion)"
+            f"python -m mnist_lab.train callbacks=trajectory (or experiment=landscape_fashion); "
+            f"--directions random and --interpolate need only its {LAST_CHECKPOINT}"
         )
     trajectory = torch.load(path, map_location="cpu")
     if len(trajectory["params"]) < 3:
