@@ -146,7 +146,7 @@ def test_runs_killed_mid_epoch_resume_to_the_same_numbers(tmp_path: Path, tiny_d
 def fake_run(log_dir: Path, stamp: str, overrides: list[str]) -> Path:
     run = log_dir / "train" / "runs" / stamp
     (run / "checkpoints").mkdir(parents=True)
-    (run / "checkpoints" / "last.ckpt").write_bytes(b"")
+    torch.save({"epoch": 0}, run / "checkpoints" / "last.ckpt")  # a whole (tiny) torch file
     (run / ".hydra").mkdir()
     (run / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
     return run
@@ -168,9 +168,12 @@ def test_resume_arguments_bring_back_the_runs_own_overrides(tmp_path: Path, monk
         f"hydra.run.dir='{newest}'",
     ]
     assert resume_arguments([f"ckpt_path={newest}"])[:2] == ["model.net.hidden_dims=[16]", "seed=1"]
-    plain = ["ckpt_path=model.ckpt", "seed=2"]
+    torch.save({"epoch": 0}, tmp_path / "model.ckpt")
+    plain = [f"ckpt_path={tmp_path / 'model.ckpt'}", "seed=2"]
     assert resume_arguments(plain) == plain  # a checkpoint file: Lightning resumes in a new run
-    with pytest.raises(LabError, match=r"is a directory without checkpoints/last.ckpt; give a run"):
+    with pytest.raises(LabError, match=r"ckpt_path='missing.ckpt' does not exist; give a run"):
+        resume_arguments(["ckpt_path=missing.ckpt"])
+    with pytest.raises(LabError, match=r"is a directory without .hydra/overrides.yaml; give a run"):
         resume_arguments([f"ckpt_path={tmp_path}"])
     with pytest.raises(LabError, match="resumes a single run; drop -m/--multirun"):
         resume_arguments(["-m", "ckpt_path=last"])

@@ -26,21 +26,28 @@ def saved_net_name(checkpoint: dict[str, Any]) -> str | None:
     return net_name(net["_target_"]) if isinstance(net, dict) and "_target_" in net else None
 
 
-def read_checkpoint(path: str | Path, what: str = "ckpt_path") -> dict[str, Any]:
-    """Load a Lightning checkpoint, or a LabError saying in one line what the file is instead."""
+def load_torch_file(path: str | Path, what: str = "ckpt_path") -> Any:
+    """What torch.save wrote into `path`, or a LabError saying in one line what the file is."""
     path = Path(path)
     problem = checkpoint_problem(path)
     if problem is None:
         try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+            return torch.load(path, map_location="cpu", weights_only=False)
         except Exception as error:  # noqa: BLE001 - whatever torch says, the file is damaged
             reason = " ".join(str(error).split())[:160]
             problem = f"is damaged: torch cannot load it ({type(error).__name__}: {reason})"
-        else:
-            if isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
-                return checkpoint
-            problem = "is a torch file but not a Lightning checkpoint (it has no state_dict)"
     raise LabError(f"{what}={str(path)!r} {problem}; give a checkpoint saved by mnist_lab.train")
+
+
+def read_checkpoint(path: str | Path, what: str = "ckpt_path") -> dict[str, Any]:
+    """A Lightning checkpoint (a dict with a state_dict), or a LabError saying what it is."""
+    checkpoint = load_torch_file(path, what)
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+        raise LabError(
+            f"{what}={str(path)!r} is a torch file but not a Lightning checkpoint (it has no "
+            f"state_dict); give a checkpoint saved by mnist_lab.train"
+        )
+    return checkpoint
 
 
 def check_fits(checkpoint: dict[str, Any], model: torch.nn.Module, path: str | Path) -> None:
@@ -81,9 +88,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def load_checkpoint(
         self, path: str | Path, map_location: Any | None = None, weights_only: bool | None = None
     ) -> dict[str, Any]:
+        if self.model is None:  # not restoring a model (a plain save and load)
+            return load_torch_file(path)
         checkpoint = read_checkpoint(path)
-        if self.model is not None:
-            check_fits(checkpoint, self.model, path)
+        check_fits(checkpoint, self.model, path)
         return checkpoint
 
     def save_checkpoint(
