@@ -245,14 +245,15 @@ def sweep_summary(error: SweepMemberFailed) -> str:
     from mnist_lab.runtime.rundir import FAILED_FILE, find_runs
 
     try:
-        runs = find_runs(error.sweep_dir)
+        failed = [run.name for run in find_runs(error.sweep_dir) if run.status == "failed"]
+        total = len(find_runs(error.sweep_dir))
     except LabError:
-        runs = []
-    failed = [run for run in runs if run.status == "failed"] or ["one"]
-    total = f" of {len(runs)}" if runs else ""
+        failed, total = [], 0
+    if not failed:  # the member's dir is gone (or unreadable): its own reason is all there is
+        return f"a sweep member failed: {error.reason}"
     return (
-        f"{len(failed)}{total} sweep members failed (the first: {error.reason}); each reason "
-        f"is in <member>/{FAILED_FILE} under {error.sweep_dir}, and python -m mnist_lab.report "
+        f"{len(failed)} of {total} sweep members failed ({', '.join(failed)}); their reasons "
+        f"are in <member>/{FAILED_FILE} under {error.sweep_dir}, and python -m mnist_lab.report "
         f"{error.sweep_dir} lists them"
     )
 
