@@ -346,6 +346,14 @@ class RunDir:
         path = self.path / CSV_FILE
         return read_curves(path) if path.is_file() else {}
 
+    def last_logged_epoch(self) -> dict[str, float]:
+        """Each per-epoch column's last logged value in `csv/metrics.csv` (empty without one)."""
+        return {
+            column: finite[-1]
+            for column, values in self.curves().items()
+            if (finite := _finite(values))
+        }
+
     def write_curves(self, curves: Mapping[str, Sequence[float]], steps: Sequence[int]) -> Path:
         """Per-epoch values as `csv/metrics.csv` in the layout of Lightning's CSV logger: a row
         per epoch, `epoch` counted from 0, `step` the optimizer steps taken by its end."""
