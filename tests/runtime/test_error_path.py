@@ -20,6 +20,7 @@ import torch
 
 from mnist_lab import LabError
 from mnist_lab.callbacks import BoundedLoss
+from mnist_lab.data.datasets import DATASET_SPECS, load_split
 from mnist_lab.nets.mlp import MLP
 from mnist_lab.report import main as report_main
 from mnist_lab.runtime.atomic import atomic_write
@@ -34,6 +35,7 @@ from mnist_lab.runtime.cli import (
 from mnist_lab.runtime.resume import end_attempt, resume_arguments
 from mnist_lab.runtime.rundir import RunDir, UnreadableFile, checkpoint_problem
 from tests.helpers import ROOT
+from tests.helpers.data import write_dataset
 from tests.helpers.run_dirs import write_run, write_sweep
 
 
@@ -337,3 +339,21 @@ def test_a_sweep_with_failed_members_ends_in_one_summary_line(tmp_path: Path) ->
     )
     gone = SweepMemberFailed(str(tmp_path / "gone"), "loss became NaN at epoch 2")
     assert sweep_summary(gone) == "a sweep member failed: loss became NaN at epoch 2"
+
+
+def test_odd_data_counts_warn_once_and_an_empty_split_is_refused(tmp_path: Path, capsys) -> None:
+    spec = DATASET_SPECS["mnist"]
+    write_dataset(tmp_path, spec.folder, 30, 0, seed=1, gz=False)
+    raw = tmp_path / spec.folder / "raw"
+    for _ in range(2):
+        images, _ = load_split(spec, tmp_path, "train")
+    assert len(images) == 30
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {raw}/train-images-idx3-ubyte holds 30 images; the official mnist train set "
+        f"has 60000 (files swapped, or not the official ones?)"
+    ]
+    with pytest.raises(LabError) as caught:
+        load_split(spec, tmp_path, "test")
+    assert str(caught.value) == (
+        f"{raw}/t10k-images-idx3-ubyte holds no images: the mnist test split is empty"
+    )
