@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options")
-        atomic_write(path, lambda file: torch.save(checkpoint, file))
+        # Serialized in memory first: torch's zip writer reports a full disk as a RuntimeError
+        # ("unexpected pos"); a plain write reports it as the OSError it is.
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        atomic_write(path, lambda file: file.write(buffer.getbuffer()))
 
 
 class EpochCheckpoint(ModelCheckpoint):

@@ -309,8 +309,12 @@ class RunDir:
         return lines[0] if lines else "no reason given"
 
     def record_failure(self, reason: str) -> None:
-        """Write `failed.txt`: the reason on one line."""
-        (self.path / FAILED_FILE).write_text(" ".join(reason.split()) + "\n")
+        """Write `failed.txt`: the reason on one line; nothing when the disk refuses (full,
+        read-only), since the reason is printed too."""
+        try:
+            (self.path / FAILED_FILE).write_text(" ".join(reason.split()) + "\n")
+        except OSError:
+            (self.path / FAILED_FILE).unlink(missing_ok=True)  # no half a line either
 
     def clear_failure(self) -> None:
         (self.path / FAILED_FILE).unlink(missing_ok=True)
