@@ -22,6 +22,7 @@ from mnist_lab import LabError
 from mnist_lab.callbacks import FiniteLoss
 from mnist_lab.runtime.assemble import assemble
 from mnist_lab.runtime.checkpoints import AtomicCheckpointIO
+from mnist_lab.runtime.cli import wants_full_error
 from mnist_lab.runtime.resume import resume_arguments
 from tests.helpers import ROOT
 from tests.helpers.cli import run_cli
@@ -394,11 +395,10 @@ def test_an_internal_error_is_one_line_naming_its_saved_traceback(
     """A callback that is no callback (a dict) breaks inside Lightning: a fault, not bad input."""
     outputs = tmp_path / "outputs"
     broken = [*TINY, "+callbacks.broken={_target_:builtins.dict}"]
-    plain = start_cli(broken, outputs / "plain", tiny_data_dir)
-    full = start_cli(broken, outputs / "full", tiny_data_dir, HYDRA_FULL_ERROR="1")
-    stdout, stderr = plain.communicate(timeout=300)
-    assert plain.returncode == 1, stderr[-3000:]
-    (run,) = list((outputs / "plain" / "train" / "runs").iterdir())
+    result = run_cli("mnist_lab.train", *broken, log_dir=outputs, data_dir=tiny_data_dir)
+    stderr = result.stderr
+    assert result.returncode == 1, stderr[-3000:]
+    (run,) = list((outputs / "train" / "runs").iterdir())
     (line,) = [text for text in stderr.splitlines() if text.startswith("error:")]
     assert line.startswith("error: internal error (") and "Traceback" not in stderr
     assert line.endswith(
@@ -406,5 +406,12 @@ def test_an_internal_error_is_one_line_naming_its_saved_traceback(
     )
     assert (run / "traceback.txt").read_text().startswith("Traceback (most recent call last)")
     assert (run / "failed.txt").is_file()
-    _, full_stderr = full.communicate(timeout=300)
-    assert full.returncode == 1 and "Traceback (most recent call last)" in full_stderr
+
+
+def test_hydra_full_error_shows_faults_whole_and_user_errors_in_one_line(monkeypatch) -> None:
+    monkeypatch.delenv("MNIST_LAB_HYDRA_FULL_ERROR", raising=False)
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    assert wants_full_error(KeyError("x")) and not wants_full_error(LabError("bad value"))
+    # What the lab sets for Hydra is not what the user asked for: the user's value is kept.
+    monkeypatch.setenv("MNIST_LAB_HYDRA_FULL_ERROR", "")
+    assert not wants_full_error(KeyError("x"))
