@@ -265,13 +265,15 @@ DATA_CASES: list[tuple[str, Callable[[Path], None], str]] = [
     (
         "a file missing",
         _missing_file,
-        "mnist files missing from {raw}: t10k-labels-idx1-ubyte; put train-images-idx3-ubyte, ",
+        "mnist files missing from {raw}: t10k-labels-idx1-ubyte (plain or .gz); set "
+        "MNIST_LAB_DATA_DIR or data.data_dir to a folder whose MNIST/raw/ holds them, or set "
+        "data.download=true and run with network access to download them",
     ),
     (
         "data dir does not exist",
         _no_data_dir,
         "mnist files missing from {raw}: train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; put",
+        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (plain or .gz); set MNIST_LAB_DATA_DIR",
     ),
     ("raw folder is a file", _raw_is_a_file, "data directory {raw} is not a directory"),
 ]
@@ -345,20 +347,19 @@ def test_failed_download_is_one_line_and_leaves_no_file(
 ) -> None:
     if mirror == "checksum mismatch":
         spec = replace(local_mirror, gz_md5={stem: "0" * 32 for stem in FILE_STEMS})
-        reason = "hash"
+        reason = "MD5 checksum mismatch, download deleted"
     else:
         spec = replace(local_mirror, mirrors=(f"{local_mirror.mirrors[0]}drop/",))
-        reason = "Connection broken: IncompleteRead"
+        reason = "connection broken during the transfer"
     with pytest.raises(LabError) as caught:
         ensure_files(spec, tmp_path / "fresh", allow_download=True)
     message = str(caught.value)
     raw = tmp_path / "fresh" / "MNIST" / "raw"
-    assert message.startswith(
-        f"mnist download failed: could not fetch train-images-idx3-ubyte.gz into {raw} "
-        f"({spec.mirrors[0]}: "
-    )
-    assert reason in message and "\n" not in message
-    assert list(raw.iterdir()) == [], "a partial or unverified file was kept"
+    host = spec.mirrors[0].split("/")[2]
+    assert message.startswith(f"mnist files missing from {raw}: train-images-idx3-ubyte, ")
+    assert message.endswith(f"(the download failed: {host}: {reason})")
+    assert "\n" not in message
+    assert not (tmp_path / "fresh").exists(), "a partial file or an empty folder was kept"
 
 
 # Through the real command line: (module, arguments, data breakage or None, line on stderr).
@@ -443,6 +444,40 @@ def test_the_cli_prints_one_line_exits_2_and_leaves_no_run(
         errors = [text for text in stderr.splitlines() if text.startswith("error:")]
         assert len(errors) == 1 and errors[0].startswith(line), stderr[-3000:]
         assert "Traceback" not in stderr
-        assert list(outputs.rglob("*.ckpt")) == [] and list(outputs.glob("*/runs/*")) == []
+        assert not outputs.exists(), "a run dir, or the folders made for it, were left"
         if corrupt is None:  # config errors stop before torch is imported
             assert "HEAVY: none" in stdout
+
+
+OFFLINE = """
+import runpy, socket, sys
+def no_network(*args, **kwargs):
+    raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+socket.getaddrinfo = no_network
+sys.argv = ["mnist_lab.train", *sys.argv[1:]]
+runpy.run_module("mnist_lab.train", run_name="__main__")
+"""
+
+
+def test_an_offline_first_run_says_what_to_do_and_leaves_nothing(tmp_path: Path) -> None:
+    """A new user's first `python -m mnist_lab.train`: no data dir set, no network."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MNIST_LAB_")}
+    result = subprocess.run(
+        [sys.executable, "-c", OFFLINE, "threads=1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = result.stderr.splitlines()
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    assert lines[0] == f"downloading 4 mnist file(s) into {raw}"
+    assert lines[1:] == [
+        f"error: mnist files missing from {raw}: {', '.join(FILE_STEMS)} (plain or .gz); set "
+        "MNIST_LAB_DATA_DIR or data.data_dir to a folder whose MNIST/raw/ holds them, or run "
+        "again with network access to download them (the download failed: "
+        "ossci-datasets.s3.amazonaws.com, yann.lecun.com: host not found, no network?)"
+    ]
+    assert list(tmp_path.iterdir()) == [], "no data folder and no outputs/ may be left"

@@ -8,7 +8,7 @@ import pytest
 
 from mnist_lab.analysis.tables import legend_labels, seed_table, summary_table, swept_keys
 from mnist_lab.runtime.rundir import find_runs
-from tests.helpers.run_dirs import write_seed_sweep, write_sweep
+from tests.helpers.run_dirs import write_curves_run, write_seed_sweep, write_sweep
 
 
 def test_summary_table_rows_order_and_threshold_caption(tmp_path: Path) -> None:
@@ -51,3 +51,20 @@ def test_seed_table_names_the_smallest_setting_that_passes_for_every_seed(tmp_pa
     # a sweep without seeds, or without a target to pass, has no such table
     assert seed_table(find_runs(tmp_path / "00"), threshold=0.97) == ""
     assert seed_table(runs) == ""
+
+
+def test_bookkeeping_overrides_are_never_swept_keys(tmp_path: Path) -> None:
+    """How a run was executed (threads, progress bar, logger, paths) is not what it trained."""
+    for name, threads in (("0", "1"), ("1", "2")):
+        write_curves_run(
+            tmp_path / name,
+            [
+                "experiment=autoencoder_fashion",
+                f"threads={threads}",
+                "++trainer.enable_progress_bar=false",
+                "tensorboard.name=tb",
+                f"paths.log_dir=/tmp/{name}",
+            ],
+            {"val/loss": [0.1]},
+        )
+    assert swept_keys(find_runs(tmp_path)) == ["experiment"]

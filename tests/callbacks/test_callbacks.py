@@ -1,24 +1,189 @@
-"""Callbacks whose behaviour is not visible in a run's files."""
+"""Callbacks: what they log and draw, on tiny trainers and fakes."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
+import lightning as L
+import pytest
+import torch
 from lightning.pytorch.callbacks import RichProgressBar
+from lightning.pytorch.loggers import TensorBoardLogger
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.utils.data import DataLoader, TensorDataset
 
-from mnist_lab.callbacks import ProgressBar
+from mnist_lab.callbacks import (
+    CodeEmbedding,
+    DecisionBoundary,
+    GeneratedSamples,
+    ProgressBar,
+    Reconstructions,
+    StepLogInterval,
+)
+from mnist_lab.callbacks.essentials import learning_rate_tags
+from mnist_lab.callbacks.figures import PROJECTOR_TAG
+from mnist_lab.data.toy2d import Toy2DDataModule
+from mnist_lab.models.autoencoder import Autoencoder
+from mnist_lab.models.classifier import Classifier
+from mnist_lab.models.gan import GAN
+
+SHAPE = (1, 4, 4)
+ADAM = {"name": "adam", "lr": 0.01}
 
 
-def test_progress_bar_reads_metrics_only_on_logging_steps_and_at_epoch_end(monkeypatch) -> None:
+def test_progress_bar_reads_metrics_only_on_written_steps_and_at_epoch_end(monkeypatch) -> None:
     reads: list[int] = []
     monkeypatch.setattr(
         RichProgressBar, "_update_metrics", lambda self, trainer, module: reads.append(trainer.step)
     )
     bar = ProgressBar()
     bar.disable()  # no console: only the metric reads are exercised
-    trainer = SimpleNamespace(log_every_n_steps=5, step=0)
+    connector = SimpleNamespace(should_update_logs=False)
+    trainer = SimpleNamespace(step=0, fast_dev_run=False, _logger_connector=connector)
     for batch_idx in range(12):
         trainer.step = batch_idx
+        connector.should_update_logs = (batch_idx + 1) % 5 == 0  # Lightning's test, every 5
         bar.on_train_batch_end(trainer, None, None, None, batch_idx)
     bar.on_train_epoch_end(trainer, None)
-    assert reads == [0, 5, 10, 11]  # the steps the loss is logged on, then the epoch's end
+    assert reads == [4, 9, 11]  # the steps the loggers write the loss, then the epoch's end
+
+
+def test_progress_bar_leaves_out_the_logger_version(monkeypatch) -> None:
+    # Lightning adds the logger's version as `v_num`; the lab's run names are their overrides.
+    monkeypatch.setattr(
+        RichProgressBar, "get_metrics", lambda self, trainer, module: {"v_num": "=300", "a": 1}
+    )
+    assert ProgressBar().get_metrics(None, None) == {"a": 1}
+
+
+@pytest.mark.parametrize(("batches", "interval"), [(844, 50), (100, 20), (12, 2), (3, 1)])
+def test_short_epochs_get_a_shorter_log_interval(batches: int, interval: int) -> None:
+    trainer = SimpleNamespace(num_training_batches=batches, log_every_n_steps=50)
+    StepLogInterval(points_per_epoch=5).on_train_start(trainer, None)
+    assert trainer.log_every_n_steps == interval
+
+
+def test_learning_rate_tags_name_the_optimizers_not_their_class() -> None:
+    weights, biases = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))
+
+    def classifier(bias_lr: float) -> torch.optim.Optimizer:
+        groups = [
+            {"name": "weights", "params": [weights]},
+            {"name": "biases_and_norms", "params": [biases], "lr": bias_lr},
+        ]
+        return torch.optim.Adam(groups, lr=0.1)
+
+    shared = classifier(bias_lr=0.1)
+    assert learning_rate_tags([shared]) == {"lr/net": (shared, 0)}  # one rate, one tag
+    split = classifier(bias_lr=0.01)
+    assert learning_rate_tags([split]) == {
+        "lr/weights": (split, 0),
+        "lr/biases_and_norms": (split, 1),
+    }
+    gan = [
+        torch.optim.Adam([{"name": name, "params": [p]}])
+        for name, p in zip(("generator", "discriminator"), (weights, biases), strict=True)
+    ]
+    assert list(learning_rate_tags(gan)) == ["lr/generator", "lr/discriminator"]
+    unnamed = [torch.optim.SGD([weights], lr=0.1), torch.optim.SGD([biases], lr=0.1)]
+    assert list(learning_rate_tags(unnamed)) == ["lr/net", "lr/net_2"]
+
+
+class Images(L.LightningDataModule):
+    """Random 4x4 images in three classes, split as the lab's DataModules hold them."""
+
+    def __init__(self, batches: int = 3) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        self.splits = {
+            split: (
+                torch.rand(8 * batches, 1, 4, 4, generator=generator),
+                torch.randint(0, 3, (8 * batches,), generator=generator),
+            )
+            for split in ("train", "val", "test")
+        }
+        self.spec = SimpleNamespace(name="random", classes=("a", "b", "c"))
+
+    def on_device(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.splits[split]
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(*self.splits["train"]), batch_size=8)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(*self.splits["val"]), batch_size=8)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(*self.splits["test"]), batch_size=8)
+
+
+def fit_and_test(module: L.LightningModule, datamodule, callbacks, logdir: Path, epochs: int = 2):
+    """Fit for `epochs`, then test, logging to TensorBoard in `logdir`; its events read back."""
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=epochs,
+        logger=TensorBoardLogger(logdir, name="", version=""),
+        callbacks=callbacks,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+    )
+    trainer.fit(module, datamodule=datamodule)
+    trainer.test(module, datamodule=datamodule, verbose=False)
+    return EventAccumulator(str(logdir), size_guidance={"images": 0, "scalars": 0}).Reload()
+
+
+def steps(events: EventAccumulator, tag: str) -> list[int]:
+    kind = events.Images if tag in events.Tags()["images"] else events.Scalars
+    return [event.step for event in kind(tag)]
+
+
+def test_gan_grids_are_large_labelled_and_at_the_steps_of_the_epoch_scalars(tmp_path) -> None:
+    torch.manual_seed(0)
+    gan = GAN(
+        {"_target_": "mnist_lab.nets.gan.DenseGAN", "latent_dim": 4}, ADAM, 4, input_shape=SHAPE
+    )
+    events = fit_and_test(gan, Images(), [GeneratedSamples(str(tmp_path))], tmp_path / "tb")
+    # 3 batches an epoch: the epochs' scalars at steps 2 and 5 (global_step counts 2 per batch)
+    assert steps(events, "train/g_loss") == steps(events, "samples") == [2, 5]
+    assert min(events.Images("samples")[0].height, events.Images("samples")[0].width) > 600
+    assert (tmp_path / "samples_epoch_002.png").is_file()
+
+
+def test_reconstructions_and_the_projector_follow_the_scalars_steps(tmp_path) -> None:
+    torch.manual_seed(0)
+    net = {
+        "_target_": "mnist_lab.nets.autoencoder.DenseAutoencoder",
+        "hidden_dims": [8],
+        "code_size": 2,
+        "code_activation": False,
+    }
+    autoencoder = Autoencoder(net, ADAM, num_classes=3, input_shape=SHAPE)
+    callbacks = [
+        Reconstructions(grid_size=8, columns=4),
+        CodeEmbedding(str(tmp_path), num_points=24),
+    ]
+    events = fit_and_test(autoencoder, Images(), callbacks, tmp_path / "tb")
+    assert steps(events, "val/loss") == steps(events, "val/reconstructions") == [2, 5]
+    assert steps(events, "test/loss") == steps(events, "test/code_vs_pca") == [6]
+    # the projector's tensor: the 2-D codes and a zero third column, named so
+    config = (tmp_path / "tb" / "projector_config.pbtxt").read_text()
+    assert f'tensor_name: "{PROJECTOR_TAG}:00006"' in config and "zero_3rd_column" in PROJECTOR_TAG
+    (tensors,) = (tmp_path / "tb").glob("00006/*/tensors.tsv")
+    rows = [[float(v) for v in line.split("\t")] for line in tensors.read_text().splitlines()]
+    assert len(rows) == 24 and all(len(row) == 3 and row[2] == 0.0 for row in rows)
+    assert len({(row[0], row[1]) for row in rows}) > 1  # the codes themselves are there
+
+
+def test_the_decision_boundary_is_drawn_every_epoch_at_the_epochs_step(tmp_path) -> None:
+    torch.manual_seed(0)
+    datamodule = Toy2DDataModule(name="xor", n_samples=80, batch_size=16)
+    net = {"_target_": "mnist_lab.nets.mlp.MLP", "hidden_dims": [4]}
+    model = Classifier(net, ADAM, input_shape=(2,), num_classes=2)
+    boundary = DecisionBoundary(str(tmp_path), resolution=40)
+    events = fit_and_test(model, datamodule, [boundary], tmp_path / "tb", epochs=3)
+    # 64 training points in batches of 16: the epochs end at steps 3, 7 and 11
+    assert steps(events, "train/loss_epoch") == steps(events, "decision_boundary") == [3, 7, 11]
+    assert boundary.path == tmp_path / "decision_boundary.png" and boundary.path.is_file()

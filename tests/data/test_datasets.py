@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
+from urllib.error import HTTPError, URLError
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from mnist_lab.data.datasets import (
     FILE_STEMS,
     DataNotFoundError,
     ensure_files,
+    fetch_failure,
     load_split,
 )
 from mnist_lab.data.idx import IMAGES_MAGIC, read_idx, write_idx
@@ -45,6 +48,50 @@ def test_download_from_mirror_with_checksums(tmp_path: Path, local_mirror, tiny_
     expected = read_idx(tiny_data_dir / "MNIST" / "raw" / "train-images-idx3-ubyte")
     assert np.array_equal(images, expected)
     assert len(labels) == 600
+
+
+def _no_network(*args, **kwargs):
+    raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+
+def test_offline_download_is_one_clean_line_and_creates_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`data.data_dir=/nonexistent` offline: every host lookup fails, as with no network."""
+    monkeypatch.setattr(socket, "getaddrinfo", _no_network)
+    data_dir = tmp_path / "nonexistent" / "deeper"
+    with pytest.raises(DataNotFoundError) as caught:
+        ensure_files(DATASET_SPECS["mnist"], data_dir, allow_download=True)
+    message = str(caught.value)
+    raw = data_dir / "MNIST" / "raw"
+    assert message == (
+        f"mnist files missing from {raw}: {', '.join(FILE_STEMS)} (plain or .gz); set "
+        "MNIST_LAB_DATA_DIR or data.data_dir to a folder whose MNIST/raw/ holds them, or run "
+        "again with network access to download them (the download failed: "
+        "ossci-datasets.s3.amazonaws.com, yann.lecun.com: host not found, no network?)"
+    )
+    assert not (tmp_path / "nonexistent").exists()
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (URLError(socket.gaierror(-2, "Name or service not known")), "host not found, no network?"),
+        (URLError(ConnectionRefusedError(111, "Connection refused")), "connection refused"),
+        (URLError(TimeoutError("timed out")), "timed out"),
+        (HTTPError("https://x/a.gz", 404, "Not Found", {}, None), "HTTP 404"),
+        (OSError("disk full. Free some space"), "OSError: disk full"),
+    ],
+)
+def test_a_failed_fetch_is_named_in_a_few_words(error: Exception, reason: str) -> None:
+    assert fetch_failure(error) == reason
+
+
+def test_a_failed_fetch_through_requests_gives_its_http_status() -> None:
+    requests = pytest.importorskip("requests")  # what pooch downloads with
+    response = requests.Response()
+    response.status_code = 503
+    assert fetch_failure(requests.exceptions.HTTPError(response=response)) == "HTTP 503"
 
 
 def make_datamodule(data_dir: Path, **kwargs) -> MNISTDataModule:

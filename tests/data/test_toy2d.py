@@ -177,7 +177,10 @@ def test_toy_experiments_compose_on_toy_data_with_a_sweep(tmp_path: Path, experi
     [
         ("data.name=moons", "data.name='moons' is not accepted; expected one of xor, circle"),
         ("data.noise=-0.1", "data.noise=-0.1 is not accepted; expected a number >= 0"),
-        ("data.n_samples=0", "data.n_samples=0 is not accepted; expected an integer >= 1"),
+        (
+            "data.n_samples=0",
+            "data.n_samples=0 is not accepted; expected an integer from 1 to 1,000,000",
+        ),
     ],
 )
 def test_bad_toy_settings_are_refused(tmp_path: Path, override: str, message: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 CSV_COLUMNS = [
     "epoch",
     "step",
-    "lr-Adam/weights",
+    "lr/net",
     "train/loss_step",
     "train/loss_epoch",
     "train/acc",
@@ -41,7 +41,7 @@ def write_run(
         f"    hidden_dims: {json.dumps(hidden_dims)}\n"
         "  optimizer:\n    lr: 0.001\ntrainer:\n  max_epochs: 3\n"
     )
-    rows = [{"step": "0", "lr-Adam/weights": "0.001"}]  # the LR monitor logs without an epoch
+    rows = [{"step": "0", "lr/net": "0.001"}]  # the learning rates are logged without an epoch
     train_loss = [1.0 / (epoch + 1) for epoch in range(len(val_acc))]
     for epoch, (acc, loss) in enumerate(zip(val_acc, train_loss, strict=True)):
         step = str(10 * epoch + 9)
@@ -134,3 +134,42 @@ def write_seed_sweep(directory: Path) -> Path:
                 test_acc=accuracy,
             )
     return directory
+
+
+def write_curves_run(
+    path: Path,
+    overrides: list[str],
+    curves: dict[str, list[float]],
+    config: str = "seed: 42\n",
+    metrics: dict[str, float] | None = None,
+    failed: str | None = None,
+    step_losses: dict[int, float] | None = None,
+    last_batches: list[float] | None = None,
+) -> Path:
+    """A run dir with any per-epoch `curves` (a row per epoch, as Lightning's CSV logger
+    writes them), `train/loss_step` at the given steps of epoch 0, and the files a finished
+    (`metrics`) or a `failed` run leaves, and a CS541-style run's `last_batches`."""
+    (path / ".hydra").mkdir(parents=True)
+    (path / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    (path / ".hydra" / "config.yaml").write_text(config)
+    rows: list[dict] = [
+        {"epoch": 0, "step": step, "train/loss_step": loss}
+        for step, loss in (step_losses or {}).items()
+    ]
+    epochs = max((len(values) for values in curves.values()), default=0)
+    for epoch in range(epochs):
+        row = {"epoch": epoch, "step": 10 * epoch + 9}
+        rows.append(row | {m: v[epoch] for m, v in curves.items() if epoch < len(v)})
+    (path / "csv").mkdir()
+    columns = ["epoch", "step", "train/loss_step", *curves]
+    with (path / "csv" / "metrics.csv").open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    if failed is None:  # a finished run: metrics.json is written last
+        (path / "metrics.json").write_text(json.dumps(metrics or {"params": 1000.0}))
+    else:
+        (path / "failed.txt").write_text(failed + "\n")
+    if last_batches is not None:
+        (path / "last_batch_losses.json").write_text(json.dumps(last_batches))
+    return path

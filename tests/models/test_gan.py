@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from mnist_lab.callbacks import ModeCollapse
 from mnist_lab.models.gan import GAN
 from mnist_lab.models.judge import train_judge
 from mnist_lab.nets.gan import ConvGAN, DenseGAN
+from mnist_lab.runtime.rundir import RunDir
 from mnist_lab.train import train
 
 
@@ -46,6 +48,10 @@ def test_fast_dev_run_of_the_gan(train_config, tmp_path: Path) -> None:
     assert 1 <= metrics["test/classes_present"] <= 10
     assert {"train/g_loss", "train/d_loss", "samples/classes_present"} <= set(metrics)
     assert (tmp_path / "run" / "samples_epoch_001.png").is_file()
+    # the final histogram's counts and the judge's own test accuracy, for the report
+    counts, judge_test_acc = RunDir(tmp_path / "run").judged_samples()
+    assert len(counts) == 10 and sum(counts) == cfg.callbacks.mode_collapse.num_samples
+    assert 0 <= judge_test_acc <= 1
 
 
 def test_mode_collapse_measure_sees_ten_classes_in_real_images_and_one_in_copies(
@@ -74,3 +80,21 @@ def test_training_the_judge_leaves_the_runs_random_stream_alone() -> None:
     torch.manual_seed(7)
     train_judge(images, labels, num_classes=10, epochs=1)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_training_the_judge_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images, labels = torch.rand(300, 1, 28, 28), torch.randint(0, 10, (300,))
+    train_judge(images, labels, num_classes=10, epochs=2, saved_to=tmp_path / "judge.pt")
+    printed = capsys.readouterr()
+    (line,) = printed.out.splitlines()  # the progress bar is drawn on terminals only
+    assert re.fullmatch(
+        r"GAN judge: training a small CNN classifier on 300 training images \(2 epochs, about "
+        rf"\d+ s\) to label the generated digits \(mode-collapse check\); saved to "
+        rf"{re.escape(str(tmp_path / 'judge.pt'))} for later runs",
+        line,
+    ), line
+    assert printed.err == ""
+    train_judge(images[:0], labels[:0], num_classes=10, epochs=0)  # an empty one, to load into
+    assert capsys.readouterr().out == ""

@@ -19,8 +19,10 @@ EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 @pytest.mark.parametrize("data", DATASETS)
 @pytest.mark.parametrize("model", MODELS)
 def test_every_model_and_dataset_compose_and_pass_checks(tmp_path: Path, model: str, data: str):
+    """Every leaf key has a rule too (the other groups: tests/test_hostile_config.py)."""
     cfg = compose_config("train", [f"model={model}", f"data={data}"], tmp_path)
     check_config(cfg)
+    assert rules.unruled_keys(cfg, "train") == []
     # data=toy2d holds several problems; data.name picks one (xor by default)
     assert cfg.data.name == {"toy2d": "xor"}.get(data, data)
     assert cfg.model.net._target_.startswith("mnist_lab.nets.")
@@ -30,6 +32,7 @@ def test_every_model_and_dataset_compose_and_pass_checks(tmp_path: Path, model: 
 def test_every_experiment_composes_and_passes_checks(tmp_path: Path, experiment: str) -> None:
     cfg = compose_config("train", [f"experiment={experiment}"], tmp_path)
     check_config(cfg)
+    assert rules.unruled_keys(cfg, "train") == []
 
 
 def test_every_name_mapping_covers_exactly_the_accepted_names() -> None:
@@ -73,7 +76,7 @@ def test_data_name_accepts_the_names_of_the_data_module_it_builds(
     ("override", "message"),
     [
         ("split=val", "split='val' is not accepted; expected one of train, test"),
-        ("per_class=0", "per_class=0 is not accepted; expected an integer >= 1"),
+        ("per_class=0", "per_class=0 is not accepted; expected an integer from 1 to 100"),
         ("data=toy2d", "data.name='xor' is not accepted; expected one of mnist, fashion_mnist"),
     ],
 )

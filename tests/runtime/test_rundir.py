@@ -9,7 +9,7 @@ import pytest
 
 from mnist_lab import LabError
 from mnist_lab.runtime.rundir import RunDir, find_runs, read_curves
-from tests.helpers.run_dirs import write_run, write_sweep
+from tests.helpers.run_dirs import write_curves_run, write_run, write_sweep
 
 
 def test_the_files_a_run_dir_names(tmp_path: Path) -> None:
@@ -23,6 +23,20 @@ def test_the_files_a_run_dir_names(tmp_path: Path) -> None:
     assert run_dir.is_run
 
 
+def test_removing_a_failed_first_run_takes_the_folders_made_for_it(tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs"
+    first = outputs / "train" / "runs" / "2026-01-01_00-00-00-000001"
+    (first / ".hydra").mkdir(parents=True)
+    RunDir(first).remove(outputs)
+    assert list(tmp_path.iterdir()) == []
+
+    kept = outputs / "train" / "runs" / "2026-01-01_00-00-00-000002"
+    (kept / ".hydra").mkdir(parents=True)
+    (first / ".hydra").mkdir(parents=True)
+    RunDir(first).remove(outputs)
+    assert list((outputs / "train" / "runs").iterdir()) == [kept]
+
+
 def test_load_run_reads_per_epoch_curves_and_status(tmp_path: Path) -> None:
     sweep_dir = write_sweep(tmp_path)
     run = RunDir(sweep_dir / "0").read()
@@ -31,7 +45,7 @@ def test_load_run_reads_per_epoch_curves_and_status(tmp_path: Path) -> None:
     assert run.curves["val/acc"] == [0.95, 0.972, 0.975]
     assert run.curves["train/loss_epoch"] == pytest.approx([1.0, 0.5, 1 / 3])
     # step-level, test and epoch-less (learning-rate) columns are not per-epoch curves
-    assert not {"train/loss_step", "test/acc", "lr-Adam/weights"} & set(run.curves)
+    assert not {"train/loss_step", "test/acc", "lr/net"} & set(run.curves)
     assert run.seconds_per_epoch == pytest.approx(2.0)  # mean of the logged epochs, not the last
     failed = RunDir(sweep_dir / "2").read()
     assert (failed.status, failed.reason) == ("failed", "loss became NaN at epoch 2")
@@ -135,3 +149,18 @@ def test_find_runs_orders_sweep_members_by_number(tmp_path: Path) -> None:
     assert [run.name for run in find_runs(tmp_path / "10")] == ["10"]
     with pytest.raises(LabError, match="no runs in"):
         find_runs(tmp_path / "not_a_run")
+
+
+def test_step_curves_and_last_batch_losses_are_read_back(tmp_path: Path) -> None:
+    run = write_curves_run(
+        tmp_path / "run",
+        [],
+        {"train/loss_epoch": [0.5], "val/loss": [0.6]},
+        step_losses={49: 2.3, 99: 0.4},
+        last_batches=[0.3, 0.2],
+    )
+    assert RunDir(run).step_curves() == {"train/loss": ([49, 99], [2.3, 0.4])}
+    assert RunDir(run).last_batch_losses() == [0.3, 0.2]
+    (run / "last_batch_losses.json").write_text("[0.3, ")  # cut off mid-write
+    assert RunDir(run).last_batch_losses() == []
+    assert RunDir(tmp_path / "none").step_curves() == {}

@@ -14,12 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from mnist_lab.analysis.stats import METHOD, Group
-from mnist_lab.runtime.rundir import Run
+from mnist_lab.runtime.rundir import Run, is_bookkeeping
 
 
 def swept_keys(runs: Sequence[Run]) -> list[str]:
-    """Override keys whose values differ between the runs; all of them when none differs."""
-    keys = list(dict.fromkeys(key for run in runs for key in run.overrides))
+    """Override keys whose values differ between the runs; all of them when none differs.
+
+    Bookkeeping overrides (threads, progress bars, paths, loggers) are never settings.
+    """
+    keys = [
+        key
+        for key in dict.fromkeys(key for run in runs for key in run.overrides)
+        if not is_bookkeeping(key)
+    ]
     differing = [key for key in keys if len({run.value(key) for run in runs}) > 1]
     return differing or keys
 
@@ -62,11 +69,17 @@ def describe(run: Run, keys: Sequence[str], names: dict[str, str] | None = None)
 MAX_LABEL = 100
 
 
-def legend_labels(runs: Sequence[Run], keys: Sequence[str]) -> list[str]:
-    """One distinct label per run: its swept values, with its status unless it is ok."""
+def legend_labels(
+    runs: Sequence[Run], keys: Sequence[str], max_length: int | None = MAX_LABEL
+) -> list[str]:
+    """One distinct label per run: its swept values, with its status unless it is ok.
+
+    Past `max_length` (None: no limit) every run is named `run <name>` instead.
+    """
     names = short_names(keys)
     described = [describe(run, keys, names) for run in runs]
-    if len(runs) > 1 and (not all(described) or max(map(len, described)) > MAX_LABEL):
+    too_long = max_length is not None and max(map(len, described), default=0) > max_length
+    if len(runs) > 1 and (not all(described) or too_long):
         described = [f"run {run.name}" for run in runs]
     labels: list[str] = []
     for run, label in zip(runs, described, strict=True):

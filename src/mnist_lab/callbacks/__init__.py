@@ -5,7 +5,14 @@ resumed one exact, `figures` draw what a model learnt, and `probes` measure it a
 The classes are re-exported here, so configs name them as `mnist_lab.callbacks.<Class>`.
 """
 
-from mnist_lab.callbacks.essentials import EpochTimer, LastBatchLosses, LayerSummary, ProgressBar
+from mnist_lab.callbacks.essentials import (
+    EpochTimer,
+    LastBatchLosses,
+    LayerSummary,
+    LearningRates,
+    ProgressBar,
+    StepLogInterval,
+)
 from mnist_lab.callbacks.figures import (
     CodeEmbedding,
     ConfusionMatrixFigure,
@@ -19,6 +26,8 @@ from mnist_lab.callbacks.probes import DeadUnits, ModeCollapse, ParameterTraject
 __all__ = [
     "LayerSummary",
     "ProgressBar",
+    "StepLogInterval",
+    "LearningRates",
     "EpochTimer",
     "LastBatchLosses",
     "FiniteLoss",

@@ -5,12 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 from mnist_lab import LabError
 from mnist_lab.analysis.probes import knn_accuracy
-from mnist_lab.callbacks._publish import publish_figure, save_figure, tensorboard_logger
+from mnist_lab.callbacks._publish import (
+    logged_step,
+    publish_figure,
+    render_figure,
+    save_pixels,
+    send_pixels,
+    tensorboard_logger,
+)
 from mnist_lab.nets.layers import evaluation_mode
 from mnist_lab.plots.images import (
     confusion_matrix_figure,
@@ -46,10 +54,11 @@ class ConfusionMatrixFigure(L.Callback):
 
 
 class DecisionBoundary(L.Callback):
-    """After fitting a model on 2-D points, draws its decision regions with the training points.
+    """After every training epoch of a model on 2-D points, draws its decision regions.
 
-    Saved as `decision_boundary.png` and sent to TensorBoard. Only inputs in the plane have
-    such a picture, so a classifier of images (784 dimensions) draws none.
+    Sent to TensorBoard as `decision_boundary` at the epoch's step, so its slider shows the
+    boundary form; the last one is saved as `decision_boundary.png` when fitting ends. Only
+    inputs in the plane have such a picture: a classifier of images draws none.
     """
 
     def __init__(self, output_dir: str | None = None, resolution: int = 200, margin: float = 0.2):
@@ -57,9 +66,12 @@ class DecisionBoundary(L.Callback):
         self.resolution = resolution
         self.margin = margin
         self.path: Path | None = None
+        self._pixels: np.ndarray | None = None
 
     @torch.no_grad()
-    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # 40,000 grid points through a toy net cost nothing; drawing and encoding the image
+        # ~0.1 s of CPU, so the file is written once, at the end.
         datamodule = trainer.datamodule
         if not trainer.is_global_zero or tuple(datamodule.input_shape) != (2,):
             return
@@ -76,6 +88,7 @@ class DecisionBoundary(L.Callback):
             probabilities = pl_module(grid).softmax(-1)
             accuracy = (pl_module(points).argmax(-1) == labels).float().mean().item()
         shape = (*grid_x.shape, probabilities.shape[-1])
+        epochs = trainer.current_epoch + 1
         fig = decision_boundary_figure(
             grid_x.cpu().numpy(),
             grid_y.cpu().numpy(),
@@ -83,12 +96,15 @@ class DecisionBoundary(L.Callback):
             points.cpu().numpy(),
             labels.cpu().numpy(),
             list(datamodule.spec.classes),
-            title=f"{datamodule.spec.name} after {trainer.current_epoch} epochs: "
+            title=f"{datamodule.spec.name} after {epochs} epoch{'s' * (epochs != 1)}: "
             f"train acc {accuracy:.3f}",
         )
-        self.path = save_figure(fig, self.output_dir, DECISION_BOUNDARY_FILE)
-        if (tensorboard := tensorboard_logger(trainer)) is not None:
-            tensorboard.experiment.add_figure("decision_boundary", fig, trainer.global_step)
+        self._pixels = render_figure(fig)
+        send_pixels(self._pixels, trainer, "decision_boundary")
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._pixels is not None:
+            self.path = save_pixels(self._pixels, self.output_dir, DECISION_BOUNDARY_FILE)
 
 
 class Reconstructions(L.Callback):
@@ -123,7 +139,7 @@ class Reconstructions(L.Callback):
         ]
         grid = image_grid(torch.cat(rows).clamp(0, 1).cpu().numpy(), self.columns)
         tensorboard.experiment.add_image(
-            "val/reconstructions", grid[None], trainer.current_epoch, dataformats="CHW"
+            "val/reconstructions", grid[None], logged_step(trainer), dataformats="CHW"
         )
 
     @torch.no_grad()
@@ -147,13 +163,19 @@ class Reconstructions(L.Callback):
         )
 
 
+# The projector's name for the codes, which says what the third column is.
+PROJECTOR_TAG = "autoencoder_code_2d_with_zero_3rd_column"
+
+
 class CodeEmbedding(L.Callback):
     """After testing, compares an autoencoder's 2-D codes with PCA's 2-D projection (APML ex3).
 
     Both embed the same `num_points` random test images; PCA is fit on the training images,
     as the autoencoder was. Each is scored by `knn_accuracy` (logged as `test/knn_acc_ae` and
-    `test/knn_acc_pca`), the scatter plots are saved as `code_vs_pca.png`, and the codes go to
-    TensorBoard's projector with label metadata and the digits as sprites.
+    `test/knn_acc_pca`), the scatter plots are saved as `code_vs_pca.png` (the faithful view),
+    and the codes go to TensorBoard's projector with label metadata and the digits as sprites,
+    padded with a zero third column (`PROJECTOR_TAG`): the projector draws no point of a
+    2-column tensor (TensorBoard issue #1204).
     """
 
     def __init__(self, output_dir: str | None = None, num_points: int = 5000, seed: int = 0):
@@ -200,20 +222,21 @@ class CodeEmbedding(L.Callback):
         )
         if (tensorboard := tensorboard_logger(trainer)) is not None:
             names = [datamodule.spec.classes[label] for label in label_array]
+            padded = torch.nn.functional.pad(torch.from_numpy(codes), (0, 1))
             tensorboard.experiment.add_embedding(
-                torch.from_numpy(codes),
+                padded,
                 metadata=names,
                 label_img=images.cpu(),
-                global_step=trainer.global_step,
-                tag="autoencoder_code",
+                global_step=logged_step(trainer),
+                tag=PROJECTOR_TAG,
             )
 
 
 class GeneratedSamples(L.Callback):
-    """After every training epoch, a GAN's samples from its fixed latent batch.
+    """After every training epoch, a GAN's samples from its fixed latent batch, epoch written on.
 
     Saved as `samples_epoch_001.png`, `samples_epoch_002.png`, ... in the run dir, so the files
-    show one generator improving, and sent to TensorBoard as `samples` with the epoch as step.
+    show one generator improving, and sent to TensorBoard as `samples` at the epoch's step.
     """
 
     def __init__(self, output_dir: str | None = None, columns: int = 8) -> None:
@@ -224,13 +247,12 @@ class GeneratedSamples(L.Callback):
         if not trainer.is_global_zero:
             return
         images = pl_module.sample(0, pl_module.fixed_latent).cpu().numpy()
-        grid = image_grid(images, self.columns)
         epoch = trainer.current_epoch + 1
         fig = Figure(figsize=(6, 6.4), layout="constrained")
         ax = fig.add_subplot()
-        ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
+        ax.imshow(image_grid(images, self.columns), cmap="gray", vmin=0, vmax=1)
         ax.set_axis_off()
         ax.set_title(f"GAN samples from a fixed latent batch, after epoch {epoch}")
-        save_figure(fig, self.output_dir, SAMPLES_PATTERN.format(epoch=epoch))
-        if (tensorboard := tensorboard_logger(trainer)) is not None:
-            tensorboard.experiment.add_image("samples", grid[None], epoch, dataformats="CHW")
+        publish_figure(
+            fig, self.output_dir, SAMPLES_PATTERN.format(epoch=epoch), trainer, "samples"
+        )

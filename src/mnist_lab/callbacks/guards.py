@@ -18,19 +18,28 @@ class FiniteLoss(L.Callback):
     Checked every `check_every_n_steps` steps rather than every step, because reading the
     loss forces a GPU-to-host sync; once a loss is NaN the weights stay NaN, so it is caught.
     Before any checkpoint is written the weights are checked too, so the steps between two
-    checks can never overwrite the last good checkpoint with a broken one.
+    checks can never overwrite the last good checkpoint with a broken one. Whether every
+    batch's inputs were finite is tracked as well (on the device, without a sync), so that the
+    message blames the learning rate only when the data cannot be the cause.
     """
 
     def __init__(self, check_every_n_steps: int = 20) -> None:
         self.check_every_n_steps = check_every_n_steps
         self.last_loss: torch.Tensor | None = None
         self.last_lr = float("nan")
+        self.inputs_finite: torch.Tensor | None = None
 
     def _stop(self, trainer: L.Trainer, what: str) -> LabError:
+        if self.inputs_finite is not None and not bool(self.inputs_finite):
+            cause = (
+                "the inputs of a batch held nan or inf values: the data, not the learning rate, "
+                "is the cause; the checkpoints of earlier epochs are kept"
+            )
+        else:
+            cause = "the checkpoints of earlier epochs are kept; try a smaller model.optimizer.lr"
         return LabError(
             f"{what} at step {trainer.global_step} (epoch {trainer.current_epoch}) with "
-            f"learning rate {self.last_lr:g}; the checkpoints of earlier epochs are kept; try a "
-            f"smaller model.optimizer.lr"
+            f"learning rate {self.last_lr:g}; {cause}"
         )
 
     def on_train_batch_start(
@@ -42,6 +51,12 @@ class FiniteLoss(L.Callback):
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
     ) -> None:
+        inputs = batch[0] if isinstance(batch, (list, tuple)) else batch
+        if isinstance(inputs, torch.Tensor) and inputs.is_floating_point():
+            finite = torch.isfinite(inputs).all()
+            self.inputs_finite = (
+                finite if self.inputs_finite is None else self.inputs_finite & finite
+            )
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is None:
             return

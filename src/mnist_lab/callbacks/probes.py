@@ -13,7 +13,7 @@ from torch.nn.utils import parameters_to_vector
 
 from mnist_lab.analysis.probes import class_histogram, dead_relu_units
 from mnist_lab.models.judge import train_judge
-from mnist_lab.runtime.rundir import TRAJECTORY_FILE
+from mnist_lab.runtime.rundir import TRAJECTORY_FILE, RunDir
 
 
 class DeadUnits(L.Callback):
@@ -110,7 +110,9 @@ class ModeCollapse(L.Callback):
     for ten equally frequent classes) and the classes present (`samples/classes_present`), and
     the same as `test/...` after testing. The classifier is trained on the run's training split
     the first time and cached in `cache_dir` under the dataset's name and data dir, or loaded
-    from `classifier_path` (a file this callback saved before).
+    from `classifier_path` (a file this callback saved before). After testing, with an
+    `output_dir`, the final class counts and the classifier's own test accuracy are saved for
+    the report's histogram (`judged_samples.json`).
     """
 
     def __init__(
@@ -119,7 +121,9 @@ class ModeCollapse(L.Callback):
         classifier_path: str | None = None,
         num_samples: int = 1000,
         train_epochs: int = 1,
+        output_dir: str | None = None,
     ) -> None:
+        self.output_dir = output_dir
         self.cache_dir = cache_dir
         self.classifier_path = classifier_path
         self.num_samples = num_samples
@@ -143,24 +147,30 @@ class ModeCollapse(L.Callback):
             judge.load_state_dict(torch.load(path, map_location=images.device))
             self.judge = judge.eval()
             return self.judge
-        self.judge = train_judge(images, labels, self.num_classes, self.train_epochs)
+        self.judge = train_judge(images, labels, self.num_classes, self.train_epochs, saved_to=path)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             torch.save(self.judge.state_dict(), path)
         return self.judge
 
     @torch.no_grad()
-    def measure(self, images: torch.Tensor) -> tuple[float, int]:
-        """(entropy in bits, classes present) of the judge's labels for `images` in [0, 1]."""
-        predictions = torch.cat(
+    def labels(self, images: torch.Tensor) -> torch.Tensor:
+        """The judge's label for each of `images` in [0, 1]."""
+        return torch.cat(
             [self.judge(chunk).argmax(1) for chunk in images.split(1000)]  # type: ignore[misc]
         )
-        return class_histogram(predictions, self.num_classes)
 
-    def _log(self, pl_module: L.LightningModule, prefix: str) -> None:
-        entropy, present = self.measure(pl_module.sample(self.num_samples))
+    def measure(self, images: torch.Tensor) -> tuple[float, int]:
+        """(entropy in bits, classes present) of the judge's labels for `images` in [0, 1]."""
+        return class_histogram(self.labels(images), self.num_classes)
+
+    def _log(self, pl_module: L.LightningModule, prefix: str) -> torch.Tensor:
+        """Logs the measures of a fresh batch of samples; returns the judge's labels of it."""
+        predictions = self.labels(pl_module.sample(self.num_samples))
+        entropy, present = class_histogram(predictions, self.num_classes)
         pl_module.log(f"{prefix}/class_entropy", entropy)
         pl_module.log(f"{prefix}/classes_present", float(present))
+        return predictions
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.load_judge(trainer.datamodule)
@@ -171,4 +181,10 @@ class ModeCollapse(L.Callback):
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.judge is None:
             self.load_judge(trainer.datamodule)
-        self._log(pl_module, "test")
+        predictions = self._log(pl_module, "test")
+        if self.output_dir and trainer.is_global_zero:
+            # A histogram means little without how often the judge itself is right.
+            images, truth = trainer.datamodule.on_device("test")
+            accuracy = float((self.labels(images) == truth).double().mean())
+            counts = torch.bincount(predictions.cpu(), minlength=self.num_classes)
+            RunDir(self.output_dir).write_judged_samples(counts.tolist(), accuracy)

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -21,6 +22,8 @@ SPLIT_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 FILE_STEMS = tuple(stem for pair in SPLIT_FILES.values() for stem in pair)
+# Both datasets' images are 28x28; the nets are sized for that (runtime.rules.IMAGE_SHAPE).
+IMAGE_SIZE = (28, 28)
 
 
 @dataclass(frozen=True)
@@ -103,40 +106,87 @@ def _existing(folder: Path, stem: str) -> Path | None:
     return None
 
 
+# What a failed fetch means, found in its exception's words: requests and urllib bury the cause
+# (no network, a refused connection) deep inside one long repr of nested exceptions.
+_FETCH_FAILURES = (
+    (
+        (
+            "NameResolutionError",
+            "Name or service not known",
+            "name resolution",
+            "getaddrinfo failed",
+            "nodename nor servname",
+        ),
+        "host not found, no network?",
+    ),
+    (("timed out", "Timeout"), "timed out"),
+    (("Connection refused",), "connection refused"),
+    (("IncompleteRead", "Connection broken"), "connection broken during the transfer"),
+    (("does not match the known hash",), "MD5 checksum mismatch, download deleted"),
+)
+
+
+def fetch_failure(error: BaseException) -> str:
+    """A few words saying why fetching a file failed, for a one-line error."""
+    # requests puts the status on the response, urllib on the error itself
+    status = getattr(getattr(error, "response", None), "status_code", getattr(error, "code", None))
+    if isinstance(status, int):
+        return f"HTTP {status}"
+    text = repr(error)
+    for words, reason in _FETCH_FAILURES:
+        if any(word in text for word in words):
+            return reason
+    return f"{type(error).__name__}: {str(error).splitlines()[0].split('. ')[0][:120]}"
+
+
 def download(spec: DatasetSpec, folder: Path, stems: Sequence[str], timeout: float = 60) -> None:
-    """Fetch `<stem>.gz` from the first mirror that serves it with the published MD5."""
+    """Fetch `<stem>.gz` from the first mirror that serves it with the published MD5.
+
+    A failure leaves no folder this call created empty behind (`data.data_dir=/nonexistent`
+    offline must not create `/nonexistent/MNIST/raw/`); files fetched whole are kept.
+    """
     import pooch  # only when something is missing: keeps the offline path import-light
 
-    folder.mkdir(parents=True, exist_ok=True)
+    # Pooch logs two lines per file and mirror; one line of ours says it all.
+    pooch.get_logger().setLevel("WARNING")
+    print(f"downloading {len(stems)} {spec.name} file(s) into {folder}", file=sys.stderr)
+    created = [part for part in (folder, *folder.parents) if not part.exists()]
     downloader = pooch.HTTPDownloader(progressbar=True, timeout=timeout)
-    for stem in stems:
-        failures = []
-        for mirror in spec.mirrors:
-            try:
-                pooch.retrieve(
-                    url=f"{mirror}{stem}.gz",
-                    known_hash=f"md5:{spec.gz_md5[stem]}",
-                    fname=f"{stem}.gz",
-                    path=folder,
-                    downloader=downloader,
+    try:
+        for stem in stems:
+            failures: dict[str, list[str]] = {}
+            for mirror in spec.mirrors:
+                try:
+                    pooch.retrieve(
+                        url=f"{mirror}{stem}.gz",
+                        known_hash=f"md5:{spec.gz_md5[stem]}",
+                        fname=f"{stem}.gz",
+                        path=folder,
+                        downloader=downloader,
+                    )
+                    break
+                except Exception as error:  # noqa: BLE001 - any mirror failure means "try the next"
+                    failures.setdefault(fetch_failure(error), []).append(urlsplit(mirror).netloc)
+            else:
+                raise DataNotFoundError(
+                    "; ".join(f"{', '.join(hosts)}: {reason}" for reason, hosts in failures.items())
                 )
+    finally:
+        for part in created:  # deepest first; the first one holding a file ends it
+            try:
+                part.rmdir()
+            except OSError:
                 break
-            except Exception as error:  # noqa: BLE001 - any mirror failure means "try the next"
-                # The first sentence says what went wrong; pooch's advice after it is long.
-                reason = str(error).splitlines()[0].split(". ")[0][:200]
-                failures.append(f"{mirror}: {reason}")
-        else:
-            raise DataNotFoundError(
-                f"{spec.name} download failed: could not fetch {stem}.gz into {folder} "
-                f"({'; '.join(failures)})"
-            )
 
 
 def ensure_files(spec: DatasetSpec, data_dir: str | Path, allow_download: bool) -> dict[str, Path]:
     """Return the path of each of the four IDX files, downloading missing ones if allowed."""
     folder = raw_dir(data_dir, spec)
-    if folder.exists() and not folder.is_dir():
-        raise DataNotFoundError(f"data directory {folder} is not a directory")
+    # The nearest part of the path that exists must be a folder, or nothing can be read from
+    # or downloaded into it (data.data_dir=/dev/null).
+    existing = next(part for part in (folder, *folder.parents) if part.exists())
+    if not existing.is_dir():
+        raise DataNotFoundError(f"data directory {existing} is not a directory")
     # Without read and search permission every file would look missing; say what is wrong.
     for part in (Path(data_dir).expanduser(), folder.parent, folder):
         if part.is_dir() and not os.access(part, os.R_OK | os.X_OK):
@@ -145,20 +195,18 @@ def ensure_files(spec: DatasetSpec, data_dir: str | Path, allow_download: bool) 
                 f"access or point data.data_dir / MNIST_LAB_DATA_DIR elsewhere"
             )
     missing = [stem for stem in FILE_STEMS if _existing(folder, stem) is None]
-    remedy = (
-        f"put {', '.join(FILE_STEMS)} (plain or .gz) in {folder}, or point data.data_dir / "
-        f"MNIST_LAB_DATA_DIR at a folder holding {spec.folder}/raw/"
-    )
+    fetch = "set data.download=true and run with network access to download them"
     if missing and allow_download:
         try:
             download(spec, folder, missing)
         except DataNotFoundError as error:
-            raise DataNotFoundError(f"{error}; {remedy}") from None
+            fetch = f"run again with network access to download them (the download failed: {error})"
         missing = [stem for stem in FILE_STEMS if _existing(folder, stem) is None]
     if missing:
         raise DataNotFoundError(
-            f"{spec.name} files missing from {folder}: {', '.join(missing)}; {remedy} "
-            f"(or set data.download=true to fetch them)"
+            f"{spec.name} files missing from {folder}: {', '.join(missing)} (plain or .gz); set "
+            f"MNIST_LAB_DATA_DIR or data.data_dir to a folder whose {spec.folder}/raw/ holds them, "
+            f"or {fetch}"
         )
     return {stem: _existing(folder, stem) for stem in FILE_STEMS}  # type: ignore[misc]
 
@@ -169,8 +217,8 @@ def load_split(
     """Load one split as (images uint8 [n, 28, 28], labels int64 [n]), checked for consistency."""
     files = ensure_files(spec, data_dir, allow_download)
     images_stem, labels_stem = SPLIT_FILES[split]
-    images = read_idx(files[images_stem], IMAGES_MAGIC)
-    labels = read_idx(files[labels_stem], LABELS_MAGIC)
+    images = read_idx(files[images_stem], IMAGES_MAGIC, IMAGE_SIZE)
+    labels = read_idx(files[labels_stem], LABELS_MAGIC, ())
     if len(images) != len(labels):
         raise IDXFormatError(
             f"{files[images_stem]} holds {len(images)} images but {files[labels_stem]} "
@@ -202,6 +250,16 @@ def check_count(spec: DatasetSpec, split: str, path: Path, count: int) -> None:
         )
 
 
+def check_split_sizes(n: int, n_val: int, val_fraction: float) -> None:
+    """Refuse a validation fraction that leaves the validation or the training part empty."""
+    if not 0 < n_val < n:
+        part = "validation" if n_val == 0 else "training"
+        raise LabError(
+            f"data.val_fraction={val_fraction} of {n} training images leaves no {part} images; "
+            f"use a fraction from {1 / n:.2g} to {1 - 1 / n:.6g}"
+        )
+
+
 def split_train(
     n: int, val_fraction: float, val_split: str, split_seed: int, subset_size: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -212,6 +270,7 @@ def split_train(
     training indices; the validation part stays whole.
     """
     n_val = int(round(n * val_fraction))
+    check_split_sizes(n, n_val, val_fraction)
     if val_split == "last":
         order = np.arange(n)
     else:

@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from torchmetrics import MeanMetric
 
 from mnist_lab.models.optimizers import make_optimizer
+from mnist_lab.models.step_losses import StepLosses
 
 
 class Autoencoder(L.LightningModule):
@@ -32,6 +33,7 @@ class Autoencoder(L.LightningModule):
         self.net = instantiate(net, input_shape=list(input_shape), num_classes=num_classes)
         self.example_input_array = torch.zeros(1, *input_shape)  # for per-layer output shapes
         self.train_loss = MeanMetric()
+        self.step_losses = StepLosses()
         # Evaluation sums live in metrics, so data-parallel ranks add them up exactly.
         self.val_loss = MeanMetric()
         self.test_loss = MeanMetric()
@@ -50,9 +52,10 @@ class Autoencoder(L.LightningModule):
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
     ) -> torch.Tensor:
         loss = self._loss(batch)
-        # Accumulated in a metric and logged once per epoch: a self.log per step costs as much
-        # as the step itself on a CPU (see the classifier).
+        # The epoch mean accumulates in a metric, the step loss only as often as the loggers
+        # write it: a self.log per step costs as much as the step itself on a CPU.
         self.train_loss.update(loss.detach(), len(batch[0]))
+        self.step_losses.update(self, loss=loss)
         return loss
 
     def on_train_epoch_end(self) -> None:

@@ -14,6 +14,7 @@ from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from mnist_lab.models.optimizers import make_optimizer
+from mnist_lab.models.step_losses import StepLosses
 
 PENALIZED_LAYERS = (nn.Linear, nn.Conv2d)
 
@@ -55,6 +56,7 @@ class Classifier(L.LightningModule):
         # The labels were checked when the data was loaded; FiniteLoss watches for NaN losses.
         self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.train_loss = MeanMetric(nan_strategy="disable")
+        self.step_losses = StepLosses()
         # Evaluation sums live in metrics, so data-parallel ranks add them up exactly.
         self.val_loss = MeanMetric()
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -74,11 +76,10 @@ class Classifier(L.LightningModule):
         loss = F.cross_entropy(logits, y)
         # Each self.log call costs about a millisecond of bookkeeping, as much as a whole MLP
         # step on a CPU: the epoch figures accumulate in metrics and are logged once per epoch,
-        # the step loss only as often as the loggers write it.
+        # the step loss (the mean since the last write) only as often as the loggers write it.
         self.train_acc.update(logits, y)
         self.train_loss.update(loss.detach(), len(y))
-        if self._trainer is None or batch_idx % self.trainer.log_every_n_steps == 0:
-            self.log("train/loss_step", loss, prog_bar=True)
+        self.step_losses.update(self, loss=loss)
         if self.hparams.l1 > 0:
             penalty = self.hparams.l1 * sum(w.abs().sum() for w in penalized_weights(self.net))
             self.l1_penalty = penalty.detach()
@@ -139,7 +140,7 @@ class Classifier(L.LightningModule):
         settings = dict(self.hparams.optimizer)
         weight_decay = settings.pop("weight_decay", 0.0)
         decayed = {id(w) for w in penalized_weights(self.net)}
-        # Named groups: the learning-rate monitor logs them as lr-<Optimizer>/<group>.
+        # Named groups: the learning-rate callback logs them as lr/<group> if their rates differ.
         groups = [
             {
                 "name": "weights",

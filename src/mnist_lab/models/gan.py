@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from torchmetrics import MeanMetric
 
 from mnist_lab.models.optimizers import make_optimizer
+from mnist_lab.models.step_losses import StepLosses
 from mnist_lab.nets.layers import evaluation_mode
 
 
@@ -43,6 +44,7 @@ class GAN(L.LightningModule):
         self.register_buffer("fixed_latent", latent)
         self.g_loss = MeanMetric()
         self.d_loss = MeanMetric()
+        self.step_losses = StepLosses()
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         """Latent vectors [n, latent_dim] -> images [n, c, h, w] in [0, 1]."""
@@ -86,6 +88,7 @@ class GAN(L.LightningModule):
 
         self.g_loss.update(g_loss.detach())
         self.d_loss.update(d_loss.detach())
+        self.step_losses.update(self, g_loss=g_loss, d_loss=d_loss)
         # Returned for the callbacks that watch a loss (FiniteLoss): NaN in either shows here.
         return (g_loss + d_loss).detach()
 
@@ -102,7 +105,11 @@ class GAN(L.LightningModule):
         self.log("test/d_loss", self._discriminator_loss(images * 2 - 1, fake))
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        # Named groups: the learning-rate callback logs lr/generator and lr/discriminator.
         return [
-            make_optimizer(self.net.generator.parameters(), self.hparams.optimizer),
-            make_optimizer(self.net.discriminator.parameters(), self.hparams.optimizer),
+            make_optimizer(
+                [{"name": name, "params": getattr(self.net, name).parameters()}],
+                self.hparams.optimizer,
+            )
+            for name in ("generator", "discriminator")
         ]

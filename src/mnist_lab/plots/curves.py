@@ -9,6 +9,7 @@ import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 
@@ -22,42 +23,70 @@ def _series_colors(n: int) -> list:
 
 # label -> metric -> (low, high) per epoch: an interval drawn as a band around the label's line
 Bands = Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]]
+# label -> metric -> the x of each value, where they are not the epochs 1, 2, ...
+Positions = Mapping[str, Mapping[str, Sequence[float]]]
+
+# line styles of the metrics that share a panel: the first solid, the second dashed
+STYLES = ("-", "--", ":")
+GREY = "0.65"
+
+
+def _label_colors(labels: Sequence[str], highlight: Sequence[str] | None) -> dict[str, object]:
+    """Label -> colour for the labels drawn in colour: all, or only those in `highlight`."""
+    coloured = list(labels) if highlight is None else list(highlight)
+    return dict(zip(coloured, _series_colors(len(coloured)), strict=True))
 
 
 def _plot_per_epoch(
     ax: Axes,
     curves_by_label: Mapping[str, Mapping[str, Sequence[float]]],
-    metric: str,
+    metrics: str | Sequence[str],
     bands: Bands | None = None,
+    highlight: Sequence[str] | None = None,
+    positions: Positions | None = None,
 ) -> None:
-    """One line per label for `metric`; epoch 1 is the first entry, missing epochs are NaN.
+    """One line per label and metric; epoch 1 is the first entry, missing epochs are NaN.
 
-    A label with a band for `metric` gets it shaded in its own colour.
+    The metrics of one label share its colour, each in its own line style. A label with a band
+    for a metric gets it shaded in its colour. With `highlight`, only those labels are in
+    colour (in that order) and the others are thin grey lines behind them.
     """
-    colors = _series_colors(len(curves_by_label))
-    # Markers make a one- or two-epoch run visible; on long runs they would only clutter.
-    marker = (
-        "o"
-        if max((len(c.get(metric, [])) for c in curves_by_label.values()), default=0) <= 20
-        else None
-    )
-    for color, (label, curves) in zip(colors, curves_by_label.items(), strict=True):
-        values = np.asarray(curves.get(metric, []), dtype=float)
-        epochs = np.arange(1, len(values) + 1)
-        # Skipping NaN rather than plotting it keeps the line connected when validation
-        # runs only every few epochs.
-        shown = np.isfinite(values)
-        if shown.any():
-            ax.plot(epochs[shown], values[shown], color=color, marker=marker, ms=3, label=label)
-        band = (bands or {}).get(label, {}).get(metric)
-        if band is not None:
-            low, high = (np.asarray(edge, dtype=float) for edge in band)
-            inside = np.isfinite(low) & np.isfinite(high)
-            ax.fill_between(
-                epochs[inside], low[inside], high[inside], color=color, alpha=0.2, linewidth=0
-            )
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    colors = _label_colors(curves_by_label, highlight)
+    coloured = list(colors)
+    longest = max((len(c.get(m, [])) for c in curves_by_label.values() for m in metrics), default=0)
+    # Markers make a short run visible; on long runs they would only clutter.
+    marker = "o" if longest <= 20 else None
+    greys = [label for label in curves_by_label if label not in colors]
+    for label in [*coloured, *greys]:
+        curves = curves_by_label.get(label, {})
+        color = colors.get(label, GREY)
+        for style, metric in zip(STYLES, metrics, strict=False):
+            values = np.asarray(curves.get(metric, []), dtype=float)
+            given = (positions or {}).get(label, {}).get(metric)
+            xs = np.arange(1, len(values) + 1) if given is None else np.asarray(given, float)
+            # Skipping NaN rather than plotting it keeps the line connected when validation
+            # runs only every few epochs.
+            shown = np.isfinite(values)
+            if label in colors:
+                look = {"color": color, "marker": marker, "ms": 3, "zorder": 3}
+            else:
+                look = {"color": GREY, "lw": 0.8, "ms": 3, "zorder": 1}
+            name = label if label in colors else f"other runs ({len(greys)}, grey)"
+            if shown.sum() == 1:  # a lone value is a point, whatever the line count
+                look["marker"] = look.get("marker") or "o"
+            if shown.any():
+                ax.plot(xs[shown], values[shown], ls=style, label=name, **look)
+            band = (bands or {}).get(label, {}).get(metric)
+            if band is not None and label in colors:
+                low, high = (np.asarray(edge, dtype=float) for edge in band)
+                inside = np.isfinite(low) & np.isfinite(high)
+                ax.fill_between(
+                    xs[inside], low[inside], high[inside], color=color, alpha=0.2, linewidth=0
+                )
+    if positions is None:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
     ax.grid(alpha=0.3)
 
 
@@ -70,8 +99,8 @@ def _spans(values: np.ndarray, ratio: float) -> bool:
 def _add_legend(fig: Figure, title: str) -> None:
     """One legend for all panels, sized to fit; a lone run's label goes in the title instead.
 
-    Short labels sit in columns below the panels; long ones are wrapped and stacked on the
-    right. The figure grows so that the panels keep their size.
+    The labels, long ones wrapped, sit below the panels in as many columns as fit: the figure
+    keeps its width (a page's) and grows in height, so that the panels keep their size.
     """
     handles, names = [], []
     for ax in fig.axes:
@@ -79,35 +108,53 @@ def _add_legend(fig: Figure, title: str) -> None:
             if name not in names:
                 handles.append(handle)
                 names.append(name)
+    width, height = fig.get_size_inches()
+    # characters per inch of a title, and of a legend line (with its handle) at the default size
+    title_chars, legend_chars = 9, 9
     if len(names) <= 1:
         heading = ": ".join(text for text in (title, *names) if text)
-        fig.suptitle("\n".join(textwrap.wrap(heading, 100)))
+        fig.suptitle("\n".join(textwrap.wrap(heading, int(title_chars * width))))
         return
     if title:
-        fig.suptitle(title)
+        fig.suptitle("\n".join(textwrap.wrap(title, int(title_chars * width))))
     wrapped = [textwrap.fill(name, 45) for name in names]
     widest = max(len(line) for name in wrapped for line in name.splitlines())
-    lines = sum(name.count("\n") + 1 for name in wrapped)
-    width, height = fig.get_size_inches()
+    columns = max(1, min(len(names), int(legend_chars * width) // (widest + 8)))
+    # rows of the tallest entry each, so that the figure grows enough
+    lines = -(-len(names) // columns) * max(name.count("\n") + 1 for name in wrapped)
     line_height = 0.2  # inches per legend line at the default font size
-    if widest <= 30:
-        columns = max(1, min(len(names), 100 // (widest + 8)))
-        rows = -(-len(names) // columns) * max(name.count("\n") + 1 for name in wrapped)
-        fig.set_size_inches(width, height + line_height * rows + 0.2)
-        fig.legend(handles, wrapped, loc="outside lower center", ncols=columns)
-    else:
-        fig.set_size_inches(width + 0.08 * widest + 0.6, max(height, line_height * lines + 1))
-        fig.legend(handles, wrapped, loc="outside right upper")
+    fig.set_size_inches(width, height + line_height * lines + 0.2)
+    fig.legend(handles, wrapped, loc="outside lower center", ncols=columns)
 
 
-# metric, panel title, quantity on the y axis
-Panel = tuple[str, str, str]
-LEARNING_CURVES: tuple[Panel, ...] = (
-    ("train/loss_epoch", "training loss (mean over the epoch)", "loss"),
-    ("val/loss", "validation loss (end of epoch)", "loss"),
-    ("train/acc", "training accuracy", "accuracy"),
-    ("val/acc", "validation accuracy", "accuracy"),
-)
+# the metrics drawn in the panel (a single one, or several of one quantity sharing its axis),
+# the panel's title, the y axis's label
+Panel = tuple[str | tuple[str, ...], str, str]
+# what a panel's line-style legend calls each metric
+METRIC_NAMES = {
+    "train/loss_epoch": "training (mean over the epoch)",
+    "val/loss": "validation (end of epoch)",
+    "train/acc": "training",
+    "val/acc": "validation",
+    "train/loss": "training (logged steps)",
+}
+
+
+def learning_curve_panels(loss: str = "loss") -> tuple[Panel, ...]:
+    """Loss, then accuracy: training and validation of a run on one axis, where the gap between
+    them shows overfitting (CS156 bonus §3). `loss` names the y axis (with its unit)."""
+    return (
+        (("train/loss_epoch", "val/loss"), "Loss: training and validation", loss),
+        (("train/acc", "val/acc"), "Accuracy: training and validation", "accuracy (fraction)"),
+    )
+
+
+LEARNING_CURVES = learning_curve_panels()
+
+
+def panel_metrics(panel: Panel) -> tuple[str, ...]:
+    """The metrics a panel draws."""
+    return (panel[0],) if isinstance(panel[0], str) else panel[0]
 
 
 def learning_curves_figure(
@@ -115,42 +162,81 @@ def learning_curves_figure(
     title: str = "Learning curves",
     bands: Bands | None = None,
     panels: Sequence[Panel] = LEARNING_CURVES,
+    highlight: Sequence[str] | None = None,
+    stopped: Mapping[str, int] | None = None,
+    positions: Positions | None = None,
+    xlabel: str = "epoch",
 ) -> Figure:
-    """Train and validation loss and accuracy per epoch (2x2 panels), one line per run.
+    """Learning curves, one colour per run; only the `panels` some run logged are drawn.
 
     `curves_by_label` maps a run's legend label to its per-epoch metrics as logged by Lightning
-    (`train/loss_epoch`, `val/loss`, `train/acc`, `val/acc`); entry 0 is epoch 1. For a group
-    of seeds the line is the mean and `bands` its interval. Other `panels` (up to 3 in a row,
-    else 2 per row) draw other metrics.
+    (`train/loss_epoch`, `val/loss`, `train/acc`, `val/acc`); entry 0 is epoch 1, or the x in
+    `positions` (e.g. steps, then `xlabel` names them). Metrics sharing a panel share its axis
+    and the run's colour, in line styles the panel's legend names. For a group of seeds the
+    line is the mean and `bands` its interval. With `highlight` only those labels are in
+    colour, the others grey. A label in `stopped` (e.g. a diverged run) gets a cross at the
+    epoch it stopped in, at the top of a loss panel and the foot of the others.
     """
-    columns = len(panels) if len(panels) <= 3 else 2
-    rows = -(-len(panels) // columns)
-    fig = Figure(figsize=(5.5 * columns, 4 * rows), layout="constrained")
+    logged = {}
+    for panel in panels:
+        values = [
+            np.asarray(c.get(metric, []), dtype=float)
+            for c in curves_by_label.values()
+            for metric in panel_metrics(panel)
+        ]
+        values = np.concatenate(values or [[]])
+        if np.isfinite(values).any():
+            logged[panel] = values[np.isfinite(values)]
+    shown = [panel for panel in panels if panel in logged] or list(panels[:1])
+    columns = len(shown) if len(shown) <= 3 else 2
+    rows = -(-len(shown) // columns)
+    # a lone panel as wide as the other one-axis figures, so its title and legend fit
+    fig = Figure(figsize=(max(5.5 * columns, 7.5), 4 * rows), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False)
-    for ax, (metric, panel_title, quantity) in zip(axes.flat, panels, strict=False):
-        _plot_per_epoch(ax, curves_by_label, metric, bands)
+    for ax in axes.flat[len(shown) :]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.flat, shown, strict=False):
+        _, panel_title, quantity = panel
+        metrics = panel_metrics(panel)
+        _plot_per_epoch(ax, curves_by_label, metrics, bands, highlight, positions)
         ax.set_title(panel_title)
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(quantity)
-        logged = np.concatenate(
-            [np.asarray(c.get(metric, []), dtype=float) for c in curves_by_label.values()] or [[]]
-        )
-        if not np.isfinite(logged).any():
-            ax.text(
-                0.5,
-                0.5,
-                f"{metric} not logged",
-                ha="center",
-                va="center",
-                transform=ax.transAxes,
-                color="gray",
-            )
         # Loss falls by orders of magnitude; on a linear axis the later epochs (and every
         # run but a diverging one) would be a flat line at the bottom.
-        elif quantity == "loss" and _spans(logged, 10):
+        if "loss" in quantity and panel in logged and _spans(logged[panel], 10):
             ax.set_yscale("log")
-            ax.set_ylabel("loss (log scale)")
+            ax.set_ylabel(f"{quantity} (log scale)")
+        drawn = [m for m in metrics if any(m in c for c in curves_by_label.values())]
+        if len(drawn) > 1:
+            ax.legend(
+                handles=[
+                    Line2D([], [], color="black", ls=style, label=METRIC_NAMES.get(m, m))
+                    for style, m in zip(STYLES, drawn, strict=False)
+                ],
+                fontsize=8,
+            )
+        _mark_stopped(ax, stopped or {}, _label_colors(list(curves_by_label), highlight), quantity)
     _add_legend(fig, title)
     return fig
+
+
+def _mark_stopped(ax: Axes, stopped: Mapping[str, int], colors: Mapping, quantity: str) -> None:
+    """A cross per stopped label at the epoch it stopped in, on the panel's edge: its numbers
+    there were no numbers (NaN), so the cross is named in the legend instead."""
+    for label, epoch in stopped.items():
+        ax.plot(
+            [epoch],
+            [1.0 if "loss" in quantity else 0.0],
+            "X",
+            ms=10,
+            color=colors.get(label, "black"),
+            mec="black",
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
+            zorder=4,
+            label=label,
+        )
 
 
 def _as_numbers(values: Sequence[str]) -> np.ndarray | None:
@@ -161,38 +247,101 @@ def _as_numbers(values: Sequence[str]) -> np.ndarray | None:
         return None
 
 
+def _readable(value: str, log: bool) -> str:
+    """A swept number as a tick says it: `1e-5` on a log axis (not `1e-05` or `0.00001`)."""
+    number = float(value)
+    if log and 0 < abs(number) < 0.1:
+        mantissa, exponent = f"{number:.3e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    return f"{number:g}"
+
+
 def _swept_axis(
     ax: Axes, values: Sequence[str], xlabel: str, tick_labels: Sequence[str] | None
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Sets up the x axis for the swept `values`; returns their x, sorting order and axis label.
 
-    Numeric values go on a numeric axis (log scale when they span more than two decades);
-    anything else becomes categories in the given order, labelled by `tick_labels` if given.
+    Numeric values go on a numeric axis: a log scale when the positive ones span more than two
+    decades, with a zero one step left of the smallest, behind a break in the axis. Values
+    too crowded there for their ticks to be read, and anything not numeric, become categories
+    (numbers in their order). Ticks are labelled by `tick_labels` if given (their first line
+    the value, which a number's tick writes the way `_readable` does).
     """
     numbers = _as_numbers(values)
-    if numbers is None:
-        x = np.arange(len(values), dtype=float)
-        labels = list(tick_labels) if tick_labels is not None else list(values)
+    labels = list(tick_labels) if tick_labels is not None else list(values)
+    order = np.arange(len(values)) if numbers is None else np.argsort(numbers, kind="stable")
+    log = False
+    if numbers is not None:
+        x = numbers.copy()
+        positive = np.unique(numbers[numbers > 0])
+        log = bool((numbers >= 0).all()) and _spans(positive, 100)
+        # The typical ratio between neighbouring values, so that zero sits one "step" left.
+        step = (positive[-1] / positive[0]) ** (1 / max(len(positive) - 1, 1)) if log else 1.0
+        if log:
+            x[numbers == 0] = positive[0] / step
+        on_axis = np.unique(np.log10(x) if log else x)
+        gaps = np.diff(on_axis)
+        crowded = gaps.size > 1 and gaps.min() < 0.04 * (on_axis[-1] - on_axis[0])
+    if numbers is None or crowded:
+        x = np.empty(len(values))
+        x[order] = np.arange(len(values))
+        texts = [_tick_text(values[i], labels[i], log=False) for i in range(len(values))]
         # Many categories with multi-line labels overprint at 30 degrees: upright labels, and a
         # figure wide enough to give each its column.
         rotation = 0 if len(values) <= 4 else 30 if len(values) <= 8 else 90
-        ax.set_xticks(x, labels, rotation=rotation, ha="right" if rotation == 30 else "center")
+        ax.set_xticks(
+            x[order],
+            [texts[i] for i in order],
+            rotation=rotation,
+            ha="right" if rotation == 30 else "center",
+        )
         width, height = ax.figure.get_size_inches()
         ax.figure.set_size_inches(max(width, 0.7 * len(values)), height)
         ax.set_xlim(-0.5, len(values) - 0.5)
-        return x, np.arange(len(values)), xlabel
-    order = np.argsort(numbers, kind="stable")
-    if _spans(numbers, 100):
+        return x, order, xlabel if numbers is None else f"{xlabel} (in order, not to scale)"
+    if log:
         ax.set_xscale("log")
         xlabel = f"{xlabel} (log scale)"
+        if (numbers == 0).any():
+            _axis_break(ax, positive[0] / np.sqrt(step))
     if len(set(numbers)) <= 10:
-        # Ticks at the swept values, written as given ("1e-3"), not as matplotlib would.
+        # Ticks at the swept values, written readably, not as matplotlib would.
         ticks: dict[float, str] = {}
-        for xi, value in zip(numbers[order], np.asarray(values)[order], strict=True):
-            ticks.setdefault(float(xi), str(value))
+        for i in order:
+            ticks.setdefault(float(x[i]), _tick_text(values[i], labels[i], log))
         ax.set_xticks(list(ticks), list(ticks.values()))
         ax.minorticks_off()
-    return numbers, order, xlabel
+    # Every value in view, also one without points (a failed setting).
+    if log:
+        ax.set_xlim(x.min() / 10**0.2, x.max() * 10**0.2)
+    elif x.max() > x.min():
+        ax.set_xlim(x.min() - 0.05 * (x.max() - x.min()), x.max() + 0.05 * (x.max() - x.min()))
+    return x, order, xlabel
+
+
+def _tick_text(value: str, label: str, log: bool) -> str:
+    """The tick `label` of a swept `value`, its first line (the value) written readably."""
+    first, _, rest = label.partition("\n")
+    if first == value and _as_numbers([value]) is not None:
+        first = _readable(value, log)
+    return first + (f"\n{rest}" if rest else "")
+
+
+def _axis_break(ax: Axes, at: float) -> None:
+    """Two slashes across the x axis at `at`: the scale is not continuous there (zero on a log
+    axis)."""
+    for offset in (0.94, 1.06):
+        ax.plot(
+            [at * offset],
+            [0],
+            marker=[(-0.5, -1), (0.5, 1)],
+            ms=10,
+            color="black",
+            lw=1,
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
+            zorder=5,
+        )
 
 
 def _threshold_line(ax: Axes, threshold: float) -> None:
@@ -249,6 +398,8 @@ def _plot_series(
                 va="center" if name in bars else "baseline",
                 fontsize=8,
                 color=f"C{i}",
+                # readable where a line or an error bar passes behind it
+                bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.75},
             )
 
 
@@ -297,7 +448,37 @@ def metric_vs_value_figure(
     ax.legend()
     if title:
         ax.set_title(title)
+    _separate_labels(fig, ax)
     return fig
+
+
+def _separate_labels(fig: Figure, ax: Axes, most_moves: int = 30) -> None:
+    """Moves the value labels apart until no two overlap: each away from its marker (up when
+    it sits above it, down when below), past the labels placed before it.
+
+    Measured on the rendered text, so it holds for any spacing of the values (a log axis
+    brings neighbours close) and any font.
+    """
+    labels = [text for text in ax.texts if hasattr(text, "xyann")]
+    if len(labels) < 2:
+        return
+    fig.draw_without_rendering()  # the layout the saved figure will have
+    points_per_pixel = 72 / fig.dpi
+    placed: list = []
+    for label in labels:
+        up = label.xyann[1] >= 0
+        for _ in range(most_moves):
+            box = label.get_window_extent()
+            hits = [other for other in placed if box.overlaps(other)]
+            if not hits:
+                break
+            if up:
+                shift = max(other.y1 for other in hits) - box.y0 + 1
+            else:
+                shift = min(other.y0 for other in hits) - box.y1 - 1
+            dx, dy = label.xyann
+            label.xyann = (dx, dy + shift * points_per_pixel)
+        placed.append(label.get_window_extent())
 
 
 def dead_units_figure(
@@ -332,20 +513,24 @@ def dead_units_figure(
 
 
 def metric_curves_figure(
-    curves: Mapping[str, Sequence[float]], title: str, ylabel: str = "loss"
+    curves: Mapping[str, Sequence[float]],
+    title: str,
+    ylabel: str = "loss",
+    xlabel: str = "epoch",
+    count_from_end: bool = False,
 ) -> Figure:
-    """Several per-epoch series of one run on one axis (e.g. generator and discriminator loss)."""
+    """Several series on one axis (e.g. generator and discriminator loss per epoch), counted
+    from 1, or with `count_from_end` from -n to -1 (the last)."""
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.add_subplot()
     for name, values in curves.items():
-        epochs = np.arange(1, len(values) + 1)
-        ax.plot(epochs, values, marker="o", markersize=3, label=name)
-    ax.set_xlabel("epoch")
+        xs = np.arange(1, len(values) + 1) - (len(values) + 1 if count_from_end else 0)
+        ax.plot(xs, values, marker="o", markersize=3, label=name)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title(title)
+    _add_legend(fig, title)
     return fig
 
 
@@ -376,4 +561,34 @@ def loss_curves_by_panel_figure(
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("squared error (log scale)")
     _add_legend(fig, title)
+    return fig
+
+
+def class_counts_figure(counts: Sequence[int], judge_test_acc: float, title: str) -> Figure:
+    """Generated samples per class as a classifier (the judge) labels them, with the even
+    share a generator without mode collapse would come near, and the judge's own test
+    accuracy beside them: a histogram is only as good as the classifier that made it."""
+    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    total = sum(counts)
+    classes = np.arange(len(counts))
+    ax.bar(classes, counts, color="C0")
+    ax.axhline(total / len(counts), color="gray", ls="--", lw=1, label="every class equally often")
+    ax.set_xticks(classes)
+    ax.set_xlabel("class the judge gives the generated image")
+    ax.set_ylabel(f"generated images (of {total:,})")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(loc="upper right")
+    ax.text(
+        0.01,
+        0.98,
+        f"judge's accuracy on the real test images: {judge_test_acc:.4f}",
+        transform=ax.transAxes,
+        ha="left",
+        va="top",
+        fontsize=9,
+        bbox={"facecolor": "white", "edgecolor": "0.8"},
+    )
+    ax.set_ylim(0, 1.3 * max(max(counts), 1))  # room above the bars for the two notes
+    ax.set_title("\n".join(textwrap.wrap(title, 75)))
     return fig

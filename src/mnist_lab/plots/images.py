@@ -16,7 +16,10 @@ def confusion_matrix_figure(
     """Counts per (true, predicted) class, with each cell's count and per-class recall."""
     matrix = np.asarray(matrix)
     n = len(class_names)
-    fig = Figure(figsize=(1.0 + 0.62 * n, 0.8 + 0.6 * n), layout="constrained")
+    # Room for the title and the colour bar's label even with two classes; tall enough for
+    # the square matrix to fill that width.
+    width = max(1.0 + 0.62 * n, 4.6)
+    fig = Figure(figsize=(width, max(0.8 + 0.6 * n, 0.78 * width)), layout="constrained")
     ax = fig.add_subplot()
     row_totals = matrix.sum(axis=1, keepdims=True).clip(min=1)
     image = ax.imshow(matrix / row_totals, cmap="Blues", vmin=0, vmax=1)
@@ -38,7 +41,11 @@ def confusion_matrix_figure(
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
-    ax.set_title(f"{title} (accuracy {accuracy:.4f}, {int(matrix.sum())} images)")
+    facts = f"accuracy {accuracy:.4f}, {int(matrix.sum())} images"
+    heading = f"{title} ({facts})"
+    # Over the whole figure, not the matrix alone, so that it never runs into the colour bar;
+    # on two lines where one would be wider than the figure (about 8 characters an inch).
+    fig.suptitle(heading if len(heading) <= 8 * width else f"{title}\n{facts}")
     return fig
 
 

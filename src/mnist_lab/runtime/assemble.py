@@ -12,18 +12,19 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.runtime.rules import check_built_model
+from mnist_lab.runtime.console import quiet_lightning
+from mnist_lab.runtime.rules import check_network
 
 
 def build_trainer(
     cfg: DictConfig, callbacks: list[L.Callback], loggers: list[Logger] | bool
 ) -> L.Trainer:
     """The Trainer from `cfg.trainer`; an unusable device becomes a one-line error."""
+    quiet_lightning()
     try:
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
     except InstantiationException as error:
@@ -44,9 +45,16 @@ def assemble(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule,
     # from torchmetrics' compute(), already summed over the ranks, or are the same on every rank
     # (the epoch time is rank 0's own).
     warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed")
+    # Short epochs get a shorter interval (callbacks.StepLogInterval), set after this warning.
+    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
     configure_threads(cfg.get("threads"))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
+    # A network that cannot take the data's shape, does not fit in memory or breaks the
+    # experiment's limits fails here, built on the meta device before any data loads.
+    check_network(
+        cfg.model.net, datamodule.input_shape, datamodule.num_classes, cfg.get("constraints")
+    )
     # Missing or corrupt data fails here, before any logger or checkpoint writes to the run dir.
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -57,11 +65,8 @@ def assemble(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule,
         _recursive_=False,
         _convert_="all",  # plain dicts and lists in the checkpoint's hparams
     )
-    check_built_model(model.net, cfg.get("constraints"))
     loggers = instantiate_all(cfg.get("logger"))
     callbacks = instantiate_all(cfg.get("callbacks"))
-    if not loggers:  # `logger=none`: the learning-rate monitor has nowhere to write
-        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     trainer = build_trainer(cfg, callbacks, loggers)
     return datamodule, model, trainer
 

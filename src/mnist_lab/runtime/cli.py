@@ -19,6 +19,7 @@ from hydra.core.override_parser.types import ValueType
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
+from mnist_lab.runtime.resolvers import command_groups
 from mnist_lab.runtime.rules import RENAMED_KEYS, ConfigError, check_config
 
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
@@ -27,15 +28,46 @@ CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 os.environ.setdefault("MNIST_LAB_CONF_DIR", str(CONF_DIR))
 
 
-def check_group_choices(arguments: list[str], conf_dir: Path = CONF_DIR) -> None:
+# conf/ folders holding other commands' configs (`python -m mnist_lab.<folder>[.<config>]`,
+# the NumPy lab), not config groups of the commands composed from conf/ itself.
+COMMAND_FOLDERS = ("scratch",)
+
+
+def _other_command(argument: str, key: str, value: str, config_name: str) -> LabError | None:
+    """The error for `scratch=toy` and the like given to train: which command to run instead."""
+    folder, _, group = key.partition("/")
+    if folder not in COMMAND_FOLDERS:
+        return None
+    configs = sorted(p.stem for p in (CONF_DIR / folder).glob("*.yaml"))
+    commands = [f"python -m mnist_lab.{folder}" + ("" if c == folder else f".{c}") for c in configs]
+    first = value.split(",")[0]
+    if group:
+        use = f"python -m mnist_lab.{folder} {group}={value}"
+    elif first in configs:
+        use = commands[configs.index(first)]
+    else:
+        use = " or ".join(commands)
+    return LabError(
+        f"{argument}: conf/{folder}/ holds other commands' configs, not a config group of "
+        f"{config_name}; run {use} instead"
+    )
+
+
+def check_group_choices(
+    arguments: list[str], conf_dir: Path = CONF_DIR, config_name: str = "train"
+) -> None:
     """Refuse `group=option` overrides naming an option that has no yaml, in one line.
 
-    Hydra would refuse them too, but with a multi-line search-path dump; this runs first.
+    Hydra would refuse them too, but with a multi-line search-path dump; this runs first. A
+    group of another command (train's `scratch=toy`) is answered with that command.
     """
     for argument in arguments:
         if argument.startswith(("-", "~")) or "=" not in argument:
             continue
         key, value = argument.lstrip("+").split("=", 1)
+        other = _other_command(argument, key, value, config_name) if conf_dir == CONF_DIR else None
+        if other is not None:
+            raise other
         group = conf_dir / key
         if key.startswith("hydra") or not group.is_dir() or "(" in value:
             continue
@@ -85,7 +117,9 @@ def _single_run_overrides(arguments: list[str]) -> tuple[list[str], list[str]]:
         if not override.is_sweep_override():
             single.append(override.input_line)
         elif override.value_type in _ENUMERABLE:
-            first = next(iter(override.sweep_string_iterator()))
+            first = next(iter(override.sweep_string_iterator()), None)
+            if first is None:
+                raise ConfigError(f"{argument} sweeps over no values; give at least one")
             single.append(f"{override.get_key_element()}={first}")
         elif not override.is_add():
             keys_only.append(override.key_or_group)
@@ -103,6 +137,17 @@ def _unknown_key_error(argument: str, key: str, cfg: DictConfig) -> LabError:
     else:
         hint = f"add a new key with +{argument}"
     return ConfigError(f"{argument} names no key of the config; {hint}")
+
+
+def _unknown_group_error(argument: str, config_name: str, cfg: DictConfig) -> LabError:
+    """`model=cnn` given to evaluate: a group of conf/ that this command is not composed from."""
+    groups = command_groups(cfg.hydra.runtime.choices)
+    # conf/ mirrors train's code: its other folders are groups train can add (an experiment's
+    # regularisers); evaluate and visualize take the few they list and nothing else.
+    hint = f"; add one with +{argument.lstrip('+')}" if config_name == "train" else ""
+    return ConfigError(
+        f"{argument} names no config group of {config_name} (its groups: {', '.join(groups)}){hint}"
+    )
 
 
 def check_overrides(
@@ -128,6 +173,9 @@ def check_overrides(
             key = bad.group(1)
             argument = next((a for a in single if a.lstrip("+~").split("=", 1)[0] == key), key)
             rest = [a for a in single if a != argument]
+            if (conf_dir / key).is_dir():
+                composed = compose(config_name, overrides=rest, return_hydra_config=True)
+                raise _unknown_group_error(argument, config_name, composed) from None
             raise _unknown_key_error(argument, key, compose(config_name, overrides=rest)) from None
     for key in keys_only:
         is_group = (conf_dir / key.replace(".", "/")).is_dir()
@@ -180,7 +228,8 @@ def entry_point(
     os.environ.setdefault(_USER_FULL_ERROR, os.environ.get("HYDRA_FULL_ERROR", ""))
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
-        check_group_choices(arguments, conf_dir)
+        check_flags(arguments)
+        check_group_choices(arguments, conf_dir, config_name)
         hydra_flags = [a for a in arguments if a.startswith("-") and a not in ("-m", "--multirun")]
         if not hydra_flags:
             if rewrite is not None:
@@ -212,6 +261,26 @@ def wants_full_error(error: BaseException) -> bool:
 def is_user_error(error: BaseException) -> bool:
     """True for the errors the user's input causes (USER_ERRORS): they get exit status 2."""
     return any(isinstance(error, kind) for kind, _ in USER_ERRORS)
+
+
+# Hydra's command-line flags (`--help` lists them); anything else starting with `-` is a typo.
+HYDRA_FLAGS = (
+    "--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--resolve", "--package", "-p",
+    "--run", "-r", "--multirun", "-m", "--shell-completion", "-sc", "--config-path", "-cp",
+    "--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun", "--info", "-i",
+)  # fmt: skip
+
+
+def check_flags(arguments: list[str]) -> None:
+    """Refuse a flag Hydra does not know in one line, instead of argparse's usage dump."""
+    for argument in arguments:
+        flag = argument.split("=", 1)[0]
+        if argument.startswith("-") and flag not in HYDRA_FLAGS:
+            raise LabError(
+                f"{argument} is not an option; the options are --help, --hydra-help, --cfg job, "
+                f"--multirun (-m), --info and the rest of Hydra's (see --help), then key=value "
+                f"overrides"
+            )
 
 
 def print_error(error: object) -> int:

@@ -14,12 +14,15 @@
     <run dir>/trajectory.pt          parameter snapshots (callbacks=trajectory, for landscape)
     <run dir>/samples_epoch_<n>.png  a GAN's samples after epoch n (the report lines them up)
     <run dir>/decision_boundary.png  a toy 2-D run's boundary (the report sets them side by side)
+    <run dir>/last_batch_losses.json  the training loss of the last mini-batches (CS541 HW3 P2.3)
+    <run dir>/judged_samples.json    a GAN's final samples per class, as its judge labels them
     <dir>/report.md, report.csv      `mnist_lab.report`'s table of a run or sweep (the
                                      catalogue's index shows the report.md of a step)
     <sweep dir>/optimization_results.yaml  an Optuna search's best trial (from_search reads it)
 
-Everything else a run writes (other figures, `model_summary.txt`, `tensorboard/`) is for people, not
-read back. Torch-free: resume and the report read run dirs before anything heavy is imported.
+Everything else a run writes (other figures, `model_summary.txt`, `tensorboard/<run name>/`, a
+TensorBoard run named by `runtime.tensorboard_tabs`) is for people, not read back. Torch-free:
+resume and the report read run dirs before anything heavy is imported.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ CSV_FILE = f"{CSV_DIR}/metrics.csv"
 TRAJECTORY_FILE = "trajectory.pt"
 SAMPLES_PATTERN = "samples_epoch_{epoch:03d}.png"
 DECISION_BOUNDARY_FILE = "decision_boundary.png"
+LAST_BATCH_LOSSES_FILE = "last_batch_losses.json"
+JUDGED_SAMPLES_FILE = "judged_samples.json"
 REPORT_FILE = "report.md"
 REPORT_CSV = "report.csv"
 OPTUNA_RESULTS_FILE = "optimization_results.yaml"
@@ -100,6 +105,36 @@ def checkpoint_problem(path: Path) -> str | None:
     except (zipfile.BadZipFile, OSError):
         return "is truncated or damaged (its zip directory is unreadable)"
     return None
+
+
+# Overrides that say how a run was executed, not what it trained: figure titles, legends, the
+# swept keys, TensorBoard's run names and hparams leave them out. A name ending in "." covers
+# the whole group.
+BOOKKEEPING_OVERRIDES = (
+    "threads",
+    "trainer.enable_progress_bar",
+    "trainer.default_root_dir",
+    "callbacks.",
+    "tensorboard.",
+    "logger.",
+    "paths.",
+    "hydra.",
+    "data.data_dir",
+    "ckpt_path",
+    "train",
+    "test",
+    "from_search",
+    "from_search_member",
+)
+
+
+def is_bookkeeping(key: str) -> bool:
+    """Whether the override `key` is bookkeeping (`BOOKKEEPING_OVERRIDES`), not a setting."""
+    key = key.lstrip("+")
+    return any(
+        key.startswith(name) if name.endswith(".") else key == name or key.startswith(name + ".")
+        for name in BOOKKEEPING_OVERRIDES
+    )
 
 
 def default_log_dir() -> str:
@@ -220,6 +255,21 @@ class RunDir:
     def is_empty(self) -> bool:
         """True when the directory holds only what Hydra wrote before the task began."""
         return not self.outputs()
+
+    def remove(self, log_dir: str | Path) -> None:
+        """Delete this run dir, then the folders above it up to `log_dir` that it leaves empty.
+
+        A first run that fails before writing anything must not leave `outputs/train/runs/`.
+        """
+        shutil.rmtree(self.path)
+        top = Path(log_dir).resolve()
+        for folder in self.path.resolve().parents:
+            if not folder.is_relative_to(top):
+                break
+            try:
+                folder.rmdir()  # only when empty: another run's folder stops it
+            except OSError:
+                break
 
     def clear_outputs(self) -> None:
         """Remove an earlier attempt's outputs, keeping what Hydra wrote for this one."""
@@ -357,6 +407,34 @@ class RunDir:
             for column, values in self.curves().items()
             if (finite := _finite(values))
         }
+
+    def step_curves(self) -> dict[str, tuple[list[int], list[float]]]:
+        """Per-step values (`*_step` columns of `csv/metrics.csv`) as (steps, values), keyed by
+        the metric without `_step`; empty without a CSV log."""
+        path = self.path / CSV_FILE
+        return read_step_curves(path) if path.is_file() else {}
+
+    def last_batch_losses(self) -> list[float]:
+        """The training losses of the last mini-batches (`last_batch_losses.json`), else []."""
+        try:
+            values = json.loads((self.path / LAST_BATCH_LOSSES_FILE).read_text())
+        except (OSError, ValueError):
+            return []
+        return [float(v) for v in values] if isinstance(values, list) else []
+
+    def write_judged_samples(self, counts: Sequence[int], judge_test_acc: float) -> Path:
+        """A GAN's final samples per class as its judge labels them, and how often the judge
+        labels the real test images right."""
+        record = {"counts": [int(c) for c in counts], "judge_test_acc": judge_test_acc}
+        return atomic_write_text(self.path / JUDGED_SAMPLES_FILE, json.dumps(record) + "\n")
+
+    def judged_samples(self) -> tuple[list[int], float] | None:
+        """(samples per class, the judge's test accuracy) from `judged_samples.json`, or None."""
+        try:
+            record = json.loads((self.path / JUDGED_SAMPLES_FILE).read_text())
+            return [int(c) for c in record["counts"]], float(record["judge_test_acc"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def write_curves(self, curves: Mapping[str, Sequence[float]], steps: Sequence[int]) -> Path:
         """Per-epoch values as `csv/metrics.csv` in the layout of Lightning's CSV logger: a row
@@ -519,6 +597,26 @@ def read_curves(path: Path) -> dict[str, list[float]]:
     return {
         column: [values.get(epoch, math.nan) for epoch in range(epochs)]
         for column, values in by_epoch.items()
+    }
+
+
+def read_step_curves(path: Path) -> dict[str, tuple[list[int], list[float]]]:
+    """Per-step metrics from a Lightning CSVLogger file: metric (without `_step`) -> (steps,
+    values), in the order logged; a step logged again (a resumed epoch) keeps its last value."""
+    by_step: dict[str, dict[int, float]] = {}
+    with path.open(newline="") as file:
+        for row in csv.DictReader(file):
+            step = _number(row.get("step"))
+            if step is None:
+                continue
+            for column, cell in row.items():
+                if isinstance(column, str) and column.endswith("_step") and column != "step":
+                    value = _number(cell)
+                    if value is not None:
+                        by_step.setdefault(column.removesuffix("_step"), {})[int(step)] = value
+    return {
+        metric: (sorted(values), [values[step] for step in sorted(values)])
+        for metric, values in by_step.items()
     }
 
 

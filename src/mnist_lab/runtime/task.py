@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import sys
 from collections.abc import Callable
@@ -10,7 +9,7 @@ from typing import TypeVar
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab.runtime.cli import (
     SweepMemberFailed,
@@ -42,7 +41,8 @@ def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
 
     A user error (`cli.USER_ERRORS`) becomes one `error: ...` line on stderr and exit status 2;
     any other exception one line naming the saved traceback, exit status 1. A run that failed
-    before it wrote anything leaves no directory behind; one that failed later keeps its files
+    before it wrote anything leaves no directory behind, nor the `<log dir>/<task>/runs/` made
+    for it; one that failed later keeps its files
     (the last good checkpoint among them) plus `failed.txt` with the reason; an in-place resume
     that failed leaves a finished run as it was (`resume.end_attempt`). In a multirun the
     failure goes back to Hydra as a SweepMemberFailed, so the other members still run and the
@@ -51,7 +51,6 @@ def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     """
     hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
     run = RunDir(hydra_cfg.runtime.output_dir) if hydra_cfg is not None else None
-    multirun = hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN
     if run is not None and is_first_process():
         run.lock()  # a second process on this run dir is refused, not interleaved
         # A resumed run starts over in its old directory: the old failure is history.
@@ -63,7 +62,7 @@ def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     except Exception as error:
         if wants_full_error(error):
             raise
-        _fail(run, error, multirun, hydra_cfg)
+        _fail(run, error, cfg, hydra_cfg)
     except (SystemExit, KeyboardInterrupt) as stop:
         name = "SIGINT" if isinstance(stop, KeyboardInterrupt) else _signal_name(stop)
         if name is None:
@@ -74,14 +73,15 @@ def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
 
 
 def _fail(
-    run: RunDir | None, error: Exception, multirun: bool, hydra_cfg: DictConfig | None
+    run: RunDir | None, error: Exception, cfg: DictConfig, hydra_cfg: DictConfig | None
 ) -> None:
     """Record and report a failed task; never returns."""
+    multirun = hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN
     user_error = is_user_error(error)
     restored = end_attempt(failed=True)
     kept = run is not None and run.path.is_dir() and not restored
     if kept and user_error and not multirun and run.is_empty():
-        shutil.rmtree(run.path)
+        run.remove(OmegaConf.select(cfg, "paths.log_dir", default=run.path))
         kept = False
     traceback_dir = run.path if kept else None
     reason = " ".join((str(error) if user_error else f"{type(error).__name__}: {error}").split())

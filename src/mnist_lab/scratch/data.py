@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_lab.data.datasets import DATASET_SPECS, load_split
+from mnist_lab.data.datasets import DATASET_SPECS, check_split_sizes, load_split
 
 
 def load_flat(
@@ -23,6 +23,7 @@ def train_val_split(
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """The first (1 - val_fraction) of the samples for training, the rest for validation."""
     n_train = round(len(x) * (1 - val_fraction))
+    check_split_sizes(len(x), len(x) - n_train, val_fraction)
     return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
 
 

@@ -4,12 +4,14 @@ and the epoch loop that records learning curves."""
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
+from mnist_lab import LabError
 from mnist_lab.scratch.data import batches
 from mnist_lab.scratch.functions import accuracy, cross_entropy
 from mnist_lab.scratch.models import Model
@@ -78,6 +80,20 @@ class History:
     best_params: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+def non_finite_loss(
+    loss: float, step: int, epoch: int, lr: float, x: np.ndarray, lr_key: str = "optimizer.lr"
+) -> LabError:
+    """The one line a run stops with when its loss is no longer finite: what is known."""
+    if np.isfinite(x).all():
+        cause = f"the inputs were finite; try a smaller {lr_key}"
+    else:
+        cause = "the batch's inputs hold nan or inf values: the data, not the learning rate"
+    return LabError(
+        f"training loss became {loss} at step {step} (epoch {epoch}) with learning rate "
+        f"{lr:g}; {cause}"
+    )
+
+
 def fit(
     model: Model,
     optimizer: SGD,
@@ -100,6 +116,10 @@ def fit(
         sizes, losses, accuracies = [], [], []
         for xb, yb in batches(*train, batch_size, rng):
             loss, acc = model.loss_and_gradients(xb, yb)
+            if not math.isfinite(loss):
+                # The NumPy half stops like the Lightning half (FiniteLoss): once a loss is
+                # NaN the weights are too, and every later epoch would only report it.
+                raise non_finite_loss(loss, steps + len(sizes) + 1, epoch, optimizer.lr, xb)
             optimizer.step(model)
             sizes.append(len(yb))
             losses.append(loss)

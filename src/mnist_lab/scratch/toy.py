@@ -8,6 +8,7 @@ pairs and saves `toy_loss_curves.png`.
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -133,14 +134,18 @@ def train_toy(
     rng: np.random.Generator,
 ) -> dict[str, list[float]]:
     """SGD on squared error + L2; per epoch the mean training and the test squared error."""
-    from mnist_lab.scratch.sgd import SGD
+    from mnist_lab.scratch.sgd import SGD, non_finite_loss
 
     optimizer = SGD(lr, weight_decay)
     curves: dict[str, list[float]] = {"train": [], "test": []}
-    for _ in range(max_epochs):
+    steps = 0
+    for epoch in range(1, max_epochs + 1):
         losses = []
         for xb, yb in batches(*train, batch_size, rng):
             losses.append(model.loss_and_gradients(xb, yb))
+            steps += 1
+            if not math.isfinite(losses[-1]):
+                raise non_finite_loss(losses[-1], steps, epoch, lr, xb, "toy.lr")
             optimizer.step(model)
         curves["train"].append(float(np.mean(losses)))
         curves["test"].append(squared_error(model.predict(test[0]), test[1]))
