@@ -31,7 +31,13 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
-from mnist_lab.runtime.cli import ArgumentParser, int_at_least, positive_float, print_error
+from mnist_lab.runtime.cli import (
+    ArgumentParser,
+    int_at_least,
+    positive_float,
+    print_error,
+    run_command,
+)
 from mnist_lab.runtime.rundir import LAST_CHECKPOINT, TRAJECTORY_FILE, RunDir, default_data_dir
 
 if TYPE_CHECKING:
@@ -603,4 +609,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -75,7 +75,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     if cfg.train:
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
-    metrics = scalar_metrics(trainer.callback_metrics)
+    # Under what this fit logged, what earlier attempts did: a run resumed from the checkpoint
+    # of its last epoch (killed while testing) trains nothing and must keep its val/train numbers.
+    logged = RunDir(cfg.paths.output_dir).last_logged_epoch() if cfg.train else {}
+    metrics = {**logged, **scalar_metrics(trainer.callback_metrics)}
     if cfg.test:
         checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
         best = checkpoint.best_model_path if checkpoint is not None and cfg.train else ""
