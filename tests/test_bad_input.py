@@ -368,6 +368,26 @@ CLI_CASES = [
     ("train", ["model.optimizer.lr=-1"], None, "error: model.optimizer.lr=-1 is not accepted"),
     ("train", ["model=resnet"], None, "error: model='resnet' is not a config in conf/model/"),
     ("train", ["ckpt_path=last"], None, "error: ckpt_path=last: no run in "),
+    # Files and folders that are not what they are given as, refused before Hydra starts.
+    (
+        "train",
+        ["ckpt_path=pyproject.toml"],
+        None,
+        "error: ckpt_path='pyproject.toml' is not a checkpoint (not a file saved by torch.save)",
+    ),
+    ("train", ["ckpt_path=no.ckpt"], None, "error: ckpt_path='no.ckpt' does not exist; give a"),
+    (
+        "train",
+        ["paths.log_dir=/proc/mnist_lab"],
+        None,
+        "error: paths.log_dir /proc/mnist_lab cannot be written: cannot use /proc/mnist_lab: ",
+    ),
+    (
+        "train",
+        ["paths.log_dir=pyproject.toml"],
+        None,
+        "error: paths.log_dir pyproject.toml is a file, not a folder; give a folder",
+    ),
     (
         "evaluate",
         ["ckpt_path=/no/such/run"],

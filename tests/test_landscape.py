@@ -1,4 +1,5 @@
-"""Loss landscape (E15): the trajectory callback, the plane's math, the grid and the CLI."""
+"""Loss landscape (E15, E31): the trajectory callback, the plane's math, the grid and the CLI:
+the PCA plane, filter-normalised random directions and the line between two runs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
+from mnist_lab.analysis import loss_plane
 from mnist_lab.analysis.loss_plane import (
     Plane,
     default_batch_points,
@@ -21,7 +23,8 @@ from mnist_lab.analysis.loss_plane import (
     grid_losses,
     losses_at,
 )
-from mnist_lab.landscape import main
+from mnist_lab.landscape import data_subsets, main
+from mnist_lab.models.classifier import Classifier
 from mnist_lab.nets.cnn import CNN
 from mnist_lab.nets.mlp import MLP
 from mnist_lab.runtime.rules import ConfigError, check_config
@@ -46,6 +49,38 @@ def tiny_runs(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> 
         OmegaConf.save(cfg, root / f"seed{seed}" / ".hydra" / "config.yaml")
         runs.append(root / f"seed{seed}")
     return runs
+
+
+@pytest.fixture(scope="module")
+def tiny_batch_norm_run(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Path:
+    """A one-epoch run of another network: 8 hidden units with BatchNorm."""
+    run = tmp_path_factory.mktemp("landscape_batch_norm") / "run"
+    overrides = ["trainer.max_epochs=1", "model.net.hidden_dims=[8]", "model.net.batch_norm=true"]
+    cfg = compose_config("train", [*overrides, "seed=3", "logger=none"], run, tiny_data_dir)
+    train(cfg)
+    (run / ".hydra").mkdir()
+    OmegaConf.save(cfg, run / ".hydra" / "config.yaml")
+    return run
+
+
+@pytest.fixture
+def evaluations(monkeypatch) -> list[int]:
+    """How many points each call of the one plane evaluation got (it is counted, not replaced)."""
+    calls, evaluate = [], loss_plane.plane_metrics
+
+    def counted(net, plane, coordinates, *args, **kwargs):
+        calls.append(len(coordinates))
+        return evaluate(net, plane, coordinates, *args, **kwargs)
+
+    monkeypatch.setattr(loss_plane, "plane_metrics", counted)
+    return calls
+
+
+def own_loss(run: Path, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """The cross-entropy of a run's last checkpoint, loaded as evaluate loads it."""
+    model = Classifier.load_from_checkpoint(run / "checkpoints" / "last.ckpt", map_location="cpu")
+    with torch.no_grad():
+        return F.cross_entropy(model.net.eval()(images), labels).item()
 
 
 def test_trajectory_holds_the_initial_evenly_spaced_and_final_weights(train_config, tmp_path):
@@ -170,11 +205,12 @@ def test_grid_loss_at_the_origin_is_the_loss_of_the_final_weights() -> None:
 
 
 def test_cli_draws_the_surface_and_contour_of_a_run(
-    tiny_runs: list[Path], capsys, monkeypatch, tiny_data_dir: Path
+    tiny_runs: list[Path], capsys, monkeypatch, tiny_data_dir: Path, evaluations: list[int]
 ) -> None:
     monkeypatch.setenv("MNIST_LAB_DATA_DIR", str(tiny_data_dir))
     run = tiny_runs[0]
     assert main([str(run), "--grid-size=5", "--subset-size=100"]) == 0
+    assert evaluations == [25]  # the grid, through the one plane evaluation
     out = capsys.readouterr().out
     assert "5x5 grid on 100 images" in out and f"wrote {run / 'landscape_contour.png'}" in out
     for name in ("landscape_surface.png", "landscape_contour.png"):
@@ -204,6 +240,79 @@ def test_two_runs_share_one_plane(
     assert (tmp_path / "landscape_surface.png").is_file()
 
 
+def test_random_directions_draw_a_surface_around_the_final_weights(
+    tiny_runs: list[Path], tmp_path: Path, capsys, monkeypatch, tiny_data_dir, evaluations
+) -> None:
+    monkeypatch.setenv("MNIST_LAB_DATA_DIR", str(tiny_data_dir))
+    run = tiny_runs[0]
+    arguments = [str(run), "--directions=random", "--grid-size=5", "--subset-size=100"]
+    assert main([*arguments, f"--output-dir={tmp_path}"]) == 0
+    assert evaluations[0] == 25
+    out = capsys.readouterr().out
+    assert "2 filter-normalised random directions (seed 0)" in out and "from -1 to 1" in out
+    assert "5x5 points on 100 training images" in out
+    for name in ("random_surface.png", "random_contour.png"):
+        assert (tmp_path / name).stat().st_size > 20_000
+    saved = np.load(tmp_path / "random_plane.npz")
+    np.testing.assert_allclose(saved["xs"], [-1, -0.5, 0, 0.5, 1])
+    losses, accuracies = saved["losses"], saved["accuracies"]
+    assert losses.shape == accuracies.shape == (5, 5)
+    images, labels = data_subsets(
+        OmegaConf.load(run / ".hydra/config.yaml"), tiny_data_dir, 100, 0
+    )["train"]
+    assert losses[2, 2] == pytest.approx(own_loss(run, images, labels), rel=1e-5)
+    assert f"loss {losses[2, 2]:.4f} (accuracy {accuracies[2, 2]:.4f}) at the final weights" in out
+    # A whole filter's length away in every layer, the loss is higher at every corner.
+    assert min(losses[0, 0], losses[0, -1], losses[-1, 0], losses[-1, -1]) > losses[2, 2]
+
+
+def test_one_random_direction_is_a_seeded_curve(
+    tiny_runs: list[Path], tmp_path: Path, capsys, monkeypatch, tiny_data_dir, evaluations
+) -> None:
+    monkeypatch.setenv("MNIST_LAB_DATA_DIR", str(tiny_data_dir))
+    curves = {}
+    for name, seed in (("first", 0), ("again", 0), ("other", 1)):
+        arguments = [str(tiny_runs[0]), "--directions=random", "--dimensions=1", "--span=0.5"]
+        extra = [f"--direction-seed={seed}", "--grid-size=5", "--subset-size=100"]
+        assert main([*arguments, *extra, f"--output-dir={tmp_path / name}"]) == 0
+        assert (tmp_path / name / "random_line.png").stat().st_size > 20_000
+        curves[name] = np.load(tmp_path / name / "random_line.npz")["losses"]
+    assert evaluations == [5, 1] * 3  # the line, then the final weights alone
+    np.testing.assert_allclose(curves["first"], curves["again"])
+    assert not np.allclose(curves["first"], curves["other"])
+    assert curves["first"][2] == pytest.approx(curves["other"][2])  # both pass the weights
+    assert "1 filter-normalised random direction (seed 1)" in capsys.readouterr().out
+
+
+def test_the_line_between_two_runs_starts_and_ends_at_their_own_losses(
+    tiny_runs: list[Path], tmp_path: Path, capsys, monkeypatch, tiny_data_dir, evaluations
+) -> None:
+    monkeypatch.setenv("MNIST_LAB_DATA_DIR", str(tiny_data_dir))
+    first, second = tiny_runs
+    arguments = [str(first), "--interpolate", str(second), "--grid-size=3", "--subset-size=100"]
+    assert main([*arguments, f"--output-dir={tmp_path}"]) == 0
+    saved = np.load(tmp_path / "interpolation.npz")
+    # -0.5, 0.5, 1.5 asked for; the two runs themselves are always on the line
+    np.testing.assert_allclose(saved["alphas"], [-0.5, 0, 0.5, 1, 1.5])
+    assert evaluations == [5, 5]  # training images, then test images
+    config = OmegaConf.load(first / ".hydra/config.yaml")
+    subsets = data_subsets(config, tiny_data_dir, 100, 0, ("train", "test"))
+    for split, (images, labels) in subsets.items():
+        losses = saved[f"{split}_losses"]
+        assert losses[1] == pytest.approx(own_loss(first, images, labels), rel=1e-5)
+        assert losses[3] == pytest.approx(own_loss(second, images, labels), rel=1e-5)
+        assert losses[2] != pytest.approx(losses[1], rel=1e-3)  # halfway is somewhere else
+    out = capsys.readouterr().out
+    assert "line from run seed1 (seed 1) at alpha 0 to run seed2 (seed 2) at alpha 1" in out
+    train_losses = saved["train_losses"]
+    assert (
+        f"100 training images: loss {train_losses[1]:.4f} / {train_losses[2]:.4f} / "
+        f"{train_losses[3]:.4f}" in out
+    )
+    assert "100 test images: loss" in out
+    assert (tmp_path / "interpolation.png").stat().st_size > 20_000
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
@@ -229,10 +338,51 @@ def test_two_runs_share_one_plane(
             ["{run}", "--compare", "{alien}"],
             "error: {alien} trained a different network from {run}; --compare needs two runs",
         ),
+        (
+            ["{run}", "--interpolate", "{batch_norm}"],
+            "error: {batch_norm} trained a different network from {run} (6 parameter tensors, "
+            "6,386 parameters against 4 parameter tensors, 12,730 parameters); --interpolate "
+            "needs two runs of the same network",
+        ),
+        (
+            ["{batch_norm}", "--interpolate", "{batch_norm}"],
+            "error: {batch_norm}'s network has BatchNorm, whose running statistics the line",
+        ),
+        (
+            ["{run}", "--interpolate", "{fashion}"],
+            "error: {fashion} trained on fashion_mnist, {run} on mnist; --interpolate needs two "
+            "runs on the same dataset",
+        ),
+        (["{run}", "--interpolate", "{gan}"], "error: {gan} trained mnist_lab.models.gan.GAN"),
+        (["{other}", "--directions=random"], "error: {other} has no checkpoints/last.ckpt"),
+        (
+            ["{run}", "--directions=sideways"],
+            "error: argument --directions: invalid choice: 'sideways' (choose from",
+        ),
+        (
+            ["{run}", "--directions=random", "--dimensions=3"],
+            "error: argument --dimensions: invalid choice: 3 (choose from",
+        ),
+        (["{run}", "--dimensions=1"], "error: --dimensions 1 counts random directions; add"),
+        (
+            ["{run}", "--interpolate", "{run}", "--compare", "{run}"],
+            "error: --interpolate draws the line between two runs; leave out --compare",
+        ),
+        (
+            ["{run}", "--compare", "{run}", "--directions=random"],
+            "error: --compare draws two trajectories on their PCA plane",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
-    tiny_runs: list[Path], tmp_path: Path, capsys, monkeypatch, tiny_data_dir, arguments, message
+    tiny_runs: list[Path],
+    tiny_batch_norm_run: Path,
+    tmp_path: Path,
+    capsys,
+    monkeypatch,
+    tiny_data_dir,
+    arguments,
+    message,
 ) -> None:
     monkeypatch.setenv("MNIST_LAB_DATA_DIR", str(tiny_data_dir))
     other = tmp_path / "other"  # a run dir without a trajectory
@@ -244,6 +394,12 @@ def test_bad_input_is_one_line_and_exit_2(
     (gan / ".hydra" / "config.yaml").write_text("model:\n  _target_: mnist_lab.models.gan.GAN\n")
     (tmp_path / "empty").mkdir()
     places = {"run": tiny_runs[0], "other": other, "empty": tmp_path / "empty", "gan": gan}
+    places["batch_norm"] = tiny_batch_norm_run
+    places["fashion"] = fashion = tmp_path / "fashion"  # the same run, on the other dataset
+    (fashion / ".hydra").mkdir(parents=True)
+    config = OmegaConf.load(tiny_runs[0] / ".hydra/config.yaml")
+    config.data.name = "fashion_mnist"
+    OmegaConf.save(config, fashion / ".hydra" / "config.yaml")
     places["sweep"] = tiny_runs[0].parent  # holds both runs
     for name, snapshots in (("short", 2), ("alien", 3)):  # too short; another network's
         places[name] = fake = tmp_path / name
@@ -290,6 +446,11 @@ def test_real_fashion_mnist_landscape(tmp_path: Path, real_data_dir: Path, capsy
     assert path_losses[0] > 1.0 > 0.6 > path_losses[-1]  # from chance level to trained
     # The final weights sit in the valley of the plane's grid, near its lowest point.
     assert path_losses[-1] < np.median(centre)
+    # Random directions start from the checkpoint's weights: the trajectory's last snapshot.
+    assert main([*arguments, "--directions=random", f"--output-dir={tmp_path}"]) == 0
+    random_losses = np.load(tmp_path / "random_plane.npz")["losses"]
+    assert random_losses[4, 4] == pytest.approx(path_losses[-1], rel=1e-5)
+    assert random_losses.max() > 2 * random_losses[4, 4]
 
 
 def test_the_trajectory_is_named_for_the_run_s_optimizer() -> None:

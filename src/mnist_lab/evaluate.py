@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hydra.utils import to_absolute_path
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
 from mnist_lab.runtime.cli import entry_point
@@ -53,36 +53,50 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     import lightning as L
     from hydra.utils import get_class, instantiate
-    from lightning.pytorch.loggers import TensorBoardLogger
 
     from mnist_lab.callbacks import ConfusionMatrixFigure, ErrorAnalysis
     from mnist_lab.models.classifier import Classifier
     from mnist_lab.runtime.assemble import build_trainer, scalar_metrics
+    from mnist_lab.runtime.checkpoints import net_name, read_checkpoint, saved_net_name
     from mnist_lab.runtime.environment import (
         LIGHTNING_LIBRARIES,
         environment_line,
         run_environment,
         torch_device_name,
     )
+    from mnist_lab.runtime.loggers import TensorBoardLogger
 
     run_cfg = run.config()
     # The run's interpolations (paths, seed) resolve against this evaluation's values.
     run_cfg.paths = cfg.paths
     if "data_dir" in run_cfg.data:  # generated data (toy 2-D problems) has no folder
         run_cfg.data.data_dir = cfg.data_dir
+    theirs = saved_net_name(read_checkpoint(checkpoint))
+    ours = net_name(OmegaConf.select(run_cfg, "model.net._target_", default=""))
+    if theirs not in (None, ours):
+        raise LabError(
+            f"ckpt_path={str(checkpoint)!r} is a checkpoint of model {theirs}, but its run's "
+            f"config ({run / CONFIG_FILE}) builds model {ours}; give the checkpoint's own run dir"
+        )
     L.seed_everything(cfg.seed, verbose=False)
     datamodule = instantiate(run_cfg.data)
     model = get_class(run_cfg.model._target_).load_from_checkpoint(checkpoint, map_location="cpu")
-    # Only a classifier has a confusion matrix and mistakes; autoencoders and GANs test other
-    # numbers.
-    confusion = ConfusionMatrixFigure(output_dir=cfg.paths.output_dir)
-    errors = ErrorAnalysis(output_dir=cfg.paths.output_dir)
-    callbacks = [confusion, errors] if isinstance(model, Classifier) else []
+    # The recipe's own test measures and figures, written into this evaluation: a classifier's
+    # confusion matrix and error analysis, an autoencoder's reconstructions, a GAN's judge of
+    # its samples.
+    measures = [
+        instantiate(node)
+        for node in run_cfg.get("callbacks", {}).values()
+        if isinstance(node, DictConfig) and _tests(get_class(node._target_))
+    ]
+    # A classifier trained before the error analysis existed gets it too: its test has logits.
+    errors = next((m for m in measures if isinstance(m, ErrorAnalysis)), None)
+    if errors is None and isinstance(model, Classifier):
+        errors = ErrorAnalysis(output_dir=cfg.paths.output_dir)
+        measures.append(errors)
     # The figures and the per-class table go to TensorBoard too, beside the test numbers.
-    tensorboard = TensorBoardLogger(
-        cfg.paths.output_dir, name="tensorboard", version="", default_hp_metric=False
-    )
-    trainer = build_trainer(cfg, callbacks, [tensorboard])
+    tensorboard = TensorBoardLogger(cfg.paths.output_dir, default_hp_metric=False)
+    trainer = build_trainer(cfg, measures, [tensorboard])
     trainer.test(model, datamodule=datamodule)
     metrics = scalar_metrics(trainer.callback_metrics)
     environment = run_environment(
@@ -101,9 +115,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     print(f"checkpoint {checkpoint}")
     tested_on = f"{len(datamodule.splits['test'][1])} {datamodule.spec.name} {words}"
     print(f"{summary} on {tested_on} {datamodule.spec.items}")
-    if confusion.path is not None:
+    confusion = next((c for c in measures if isinstance(c, ConfusionMatrixFigure)), None)
+    if confusion is not None and confusion.path is not None:
         print(f"confusion matrix {confusion.path}")
-    if errors.errors is not None:
+    if errors is not None and errors.errors is not None:
         before, after = errors.errors
         print(
             f"expected calibration error {before:.4f}, {after:.4f} after temperature scaling "
@@ -111,6 +126,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         )
         print("error analysis " + ", ".join(str(path) for path in errors.paths))
     return metrics
+
+
+def _tests(callback: type) -> bool:
+    """True for a callback class that measures or draws something after testing."""
+    import lightning as L
+
+    return callback.on_test_epoch_end is not L.Callback.on_test_epoch_end
 
 
 def main(cfg: DictConfig) -> None:

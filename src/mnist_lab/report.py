@@ -33,7 +33,7 @@ from mnist_lab.analysis.tables import (
     write_csv,
 )
 from mnist_lab.analysis.versus import compare, sweep_name, versus_figure, versus_table
-from mnist_lab.runtime.cli import ArgumentParser, print_error
+from mnist_lab.runtime.cli import ArgumentParser, os_error_text, print_error, run_command
 from mnist_lab.runtime.rundir import REPORT_CSV, REPORT_FILE, Run, find_runs
 
 VERSUS_FIGURE = "versus.png"
@@ -168,18 +168,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         except LabError as error:
             return print_error(error)
         except OSError as error:
-            return print_error(f"cannot write the comparison: {error}")
+            return print_error(f"cannot write the comparison: {os_error_text(error)}")
         print(paths[0].read_text().split("\n")[0])
         for path in paths:
             print(f"wrote {path}")
         return 0
     try:
         runs = find_runs(args.directory)
+        for run in runs:
+            if run.status == "unreadable":  # listed in the table as such, left out of figures
+                print(f"warning: skipped {run.path}: {run.reason}", file=sys.stderr)
         report = write_report(args.directory, runs, args.threshold, args.over)
     except LabError as error:
         return print_error(error)
     except OSError as error:
-        return print_error(f"cannot write the report into {args.directory}: {error}")
+        return print_error(f"cannot write the report into {args.directory}: {os_error_text(error)}")
     print(report.runs_table)
     for section in (report.seeds_table, report.groups_table):
         if section:
@@ -192,4 +195,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -38,7 +38,13 @@ from mnist_lab.catalogue.index import (
 from mnist_lab.catalogue.runner import EntryResult, Plan, load_entry, run_entry
 from mnist_lab.catalogue.schema import Catalogue, Entry, load_catalogue
 from mnist_lab.runtime.atomic import atomic_write_text
-from mnist_lab.runtime.cli import ArgumentParser, int_at_least, print_error
+from mnist_lab.runtime.cli import (
+    ArgumentParser,
+    check_writable,
+    int_at_least,
+    print_error,
+    run_command,
+)
 from mnist_lab.runtime.rundir import default_log_dir
 
 
@@ -235,6 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.quick,
         catalogue.entries,
     )
+    if not args.reindex:
+        try:
+            check_writable(plan.out, "--out")
+        except LabError as error:
+            return print_error(error)
     if args.dry_run:
         print_plan(console, entries, plan, args.jobs)
         return 0
@@ -252,4 +263,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

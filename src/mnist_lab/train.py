@@ -43,6 +43,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
+    from mnist_lab.runtime import tensorboard_tabs as tabs
     from mnist_lab.runtime.assemble import assemble, flat_config, scalar_metrics
     from mnist_lab.runtime.distributed import pin_child_processes
     from mnist_lab.runtime.environment import (
@@ -53,22 +54,31 @@ def train(cfg: DictConfig) -> dict[str, float]:
     )
     from mnist_lab.runtime.rundir import RunDir
 
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     pin_child_processes(cfg)
     datamodule, model, trainer = assemble(cfg)
-    loggers = trainer.loggers
     environment = run_environment(
         LIGHTNING_LIBRARIES, torch_device_name(trainer.strategy.root_device)
     )
     if trainer.is_global_zero:
         print(environment_line(environment), flush=True)
+    # TensorBoard gets a curated hparams row at the end (tensorboard_tabs); the other loggers
+    # keep the whole config and the environment.
+    tensorboards = [logger for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
     hparams = flat_config(cfg) | {f"environment/{k}": v for k, v in environment.items()}
-    for logger in loggers:
-        logger.log_hyperparams(hparams)
+    for logger in trainer.loggers:
+        if logger not in tensorboards:
+            logger.log_hyperparams(hparams)
+    if trainer.is_global_zero:
+        for tensorboard in tensorboards:
+            tabs.write_charts_and_config(tensorboard.experiment, cfg)
 
     if cfg.train:
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
-    metrics = scalar_metrics(trainer.callback_metrics)
+    # Under what this fit logged, what earlier attempts did: a run resumed from the checkpoint
+    # of its last epoch (killed while testing) trains nothing and must keep its val/train numbers.
+    logged = RunDir(cfg.paths.output_dir).last_logged_epoch() if cfg.train else {}
+    metrics = {**logged, **scalar_metrics(trainer.callback_metrics)}
     if cfg.test:
         checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
         best = checkpoint.best_model_path if checkpoint is not None and cfg.train else ""
@@ -81,17 +91,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics["threads"] = float(torch.get_num_threads())
 
     if trainer.is_global_zero:
-        final = {k: v for k, v in metrics.items() if k.startswith(("val/", "test/", "time/"))}
-        for logger in loggers:
-            if isinstance(logger, TensorBoardLogger):  # the hparams tab, with the final metrics
-                logger.log_hyperparams(hparams, {f"final/{k}": v for k, v in final.items()})
-                # Lightning closed its writer after testing; this reopened it, so flush and
-                # close again or the last events may never reach the disk.
-                logger.finalize("success")
+        split = datamodule.spec.test_split
+        measured = {
+            "params": int(metrics["params"]),
+            "device": environment["device"],
+            "trainer.precision": str(trainer.precision),
+        }
+        for tensorboard in tensorboards:  # its metrics: the scalars logged, no final/* copies
+            tabs.write_hparams(tensorboard.log_dir, cfg, measured, split, started_at)
         RunDir(cfg.paths.output_dir).write_metrics({**metrics, "environment": environment})
         # The recipe's test numbers, under the name the data gives its test rows (a gate's are
         # its truth table: truth_table/acc).
-        split = datamodule.spec.test_split
         main_metric = cfg.get("main_metric") or "test/acc"
         if main_metric.startswith("test/"):
             main_metric = f"{split}/{main_metric.removeprefix('test/')}"

@@ -52,6 +52,14 @@ def test_progress_bar_reads_metrics_only_on_written_steps_and_at_epoch_end(monke
     assert reads == [4, 9, 11]  # the steps the loggers write the loss, then the epoch's end
 
 
+def test_progress_bar_leaves_out_the_logger_version(monkeypatch) -> None:
+    # Lightning adds the logger's version as `v_num`; the lab's run names are their overrides.
+    monkeypatch.setattr(
+        RichProgressBar, "get_metrics", lambda self, trainer, module: {"v_num": "=300", "a": 1}
+    )
+    assert ProgressBar().get_metrics(None, None) == {"a": 1}
+
+
 @pytest.mark.parametrize(("batches", "interval"), [(844, 50), (100, 20), (12, 2), (3, 1)])
 def test_short_epochs_get_a_shorter_log_interval(batches: int, interval: int) -> None:
     trainer = SimpleNamespace(num_training_batches=batches, log_every_n_steps=50)

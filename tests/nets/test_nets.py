@@ -7,6 +7,7 @@ import torch
 from lightning.pytorch.utilities.model_summary import ModelSummary
 from torch import nn
 
+from mnist_lab.callbacks.essentials import summary_table
 from mnist_lab.models.classifier import Classifier
 from mnist_lab.nets.cnn import CNN
 from mnist_lab.nets.mlp import MLP
@@ -91,3 +92,14 @@ def test_known_conv_layer_in_the_model_summary() -> None:
     )
     assert rows["net.features.0"] == (608, [1, 8, 28, 28])
     assert rows["net.head.1"] == (8 * 28 * 28 * 10 + 10, [1, 10])
+    # and so the printed table (model_summary.txt), in exact integers
+    table = summary_table(model).splitlines()
+    (conv,) = [line for line in table if "| net.features.0 " in line]
+    assert [cell.strip() for cell in conv.split("|")][2:] == [
+        "Conv2d",
+        "608",
+        "[1, 3, 32, 32]",
+        "[1, 8, 28, 28]",
+    ]
+    total = 608 + 8 * 28 * 28 * 10 + 10
+    assert f"{total:,}" == "63,338" and f"{total:<12,}Total params" in table

@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from mnist_lab import LabError
 from mnist_lab.callbacks import FiniteLoss
 from mnist_lab.runtime.assemble import assemble
 from mnist_lab.runtime.checkpoints import AtomicCheckpointIO
+from mnist_lab.runtime.cli import wants_full_error
 from mnist_lab.runtime.resume import resume_arguments
 from tests.helpers import ROOT
 from tests.helpers.cli import run_cli
@@ -146,7 +148,7 @@ def test_runs_killed_mid_epoch_resume_to_the_same_numbers(tmp_path: Path, tiny_d
 def fake_run(log_dir: Path, stamp: str, overrides: list[str]) -> Path:
     run = log_dir / "train" / "runs" / stamp
     (run / "checkpoints").mkdir(parents=True)
-    (run / "checkpoints" / "last.ckpt").write_bytes(b"")
+    torch.save({"epoch": 0}, run / "checkpoints" / "last.ckpt")  # a whole (tiny) torch file
     (run / ".hydra").mkdir()
     (run / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
     return run
@@ -168,9 +170,12 @@ def test_resume_arguments_bring_back_the_runs_own_overrides(tmp_path: Path, monk
         f"hydra.run.dir='{newest}'",
     ]
     assert resume_arguments([f"ckpt_path={newest}"])[:2] == ["model.net.hidden_dims=[16]", "seed=1"]
-    plain = ["ckpt_path=model.ckpt", "seed=2"]
+    torch.save({"epoch": 0}, tmp_path / "model.ckpt")
+    plain = [f"ckpt_path={tmp_path / 'model.ckpt'}", "seed=2"]
     assert resume_arguments(plain) == plain  # a checkpoint file: Lightning resumes in a new run
-    with pytest.raises(LabError, match=r"is a directory without checkpoints/last.ckpt; give a run"):
+    with pytest.raises(LabError, match=r"ckpt_path='missing.ckpt' does not exist; give a run"):
+        resume_arguments(["ckpt_path=missing.ckpt"])
+    with pytest.raises(LabError, match=r"is a directory without .hydra/overrides.yaml; give a run"):
         resume_arguments([f"ckpt_path={tmp_path}"])
     with pytest.raises(LabError, match="resumes a single run; drop -m/--multirun"):
         resume_arguments(["-m", "ckpt_path=last"])
@@ -216,6 +221,13 @@ def test_a_sweep_member_turning_nan_keeps_its_last_good_checkpoint_and_the_other
         log_dir=outputs, data_dir=tiny_data_dir,
     )  # fmt: skip
     assert result.returncode != 0  # Hydra reports the failed member once all have run
+    # ... and the sweep's output ends in one summary line, not a traceback.
+    assert "Traceback" not in result.stderr
+    (sweep,) = list((outputs / "train" / "multiruns").iterdir())
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: 1 of 2 sweep members failed (0); their reasons are in <member>/failed.txt "
+        f"under {sweep}, and python -m mnist_lab.report {sweep} lists them"
+    )
     (sweep,) = list((outputs / "train" / "multiruns").iterdir())
     failed, good = sweep / "0", sweep / "1"
     assert json.loads((good / "metrics.json").read_text())["test/acc"] > 0.5
@@ -257,3 +269,149 @@ def test_non_finite_weights_are_never_saved_over_a_good_checkpoint() -> None:
     assert str(caught.value).startswith(
         "training loss became inf at step 7 (epoch 1) with learning rate 0.5;"
     )
+
+
+TINY = ["trainer.max_epochs=1", "data.batch_size=64", "logger.tensorboard=null", "threads=1"]
+
+
+def files_of(run: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+def start_cli(arguments: list[str], outputs: Path, data_dir: Path, **env: str):
+    """`python -m mnist_lab.train <arguments>` started, not waited for (Popen, pipes)."""
+    environment = dict(
+        os.environ, MNIST_LAB_LOG_DIR=str(outputs), MNIST_LAB_DATA_DIR=str(data_dir), **env
+    )
+    environment["MPLBACKEND"] = "Agg"
+    return subprocess.Popen(
+        [sys.executable, "-m", "mnist_lab.train", *arguments],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_failed_attempts_on_a_finished_run_leave_every_byte_of_it(
+    tmp_path: Path, tiny_data_dir: Path
+) -> None:
+    """Each attempt on its own copy of one finished run, all at once; then each copy compared."""
+    outputs = tmp_path / "outputs"
+    trained = run_cli("mnist_lab.train", *TINY, log_dir=outputs, data_dir=tiny_data_dir)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    (run,) = list((outputs / "train" / "runs").iterdir())
+    attempts = {
+        # (extra arguments): (exit status, the start of the last stderr line, or of stdout's)
+        (): (0, "is finished (test/acc "),
+        ("model=cnn", "trainer.max_epochs=2"): (2, "error: ckpt_path="),
+        ("data.batch_size=100000", "trainer.max_epochs=2"): (2, "error: data.batch_size=100000"),
+    }
+    started = []
+    for index, extra in enumerate(attempts):
+        copy = tmp_path / "copies" / f"run{index}"
+        shutil.copytree(run, copy)
+        before = files_of(copy)
+        process = start_cli([f"ckpt_path={copy}", *extra], outputs, tiny_data_dir)
+        started.append((process, copy, before, attempts[extra]))
+    outputs_of = []
+    for process, copy, before, (status, line) in started:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == status, stderr[-3000:]
+        assert "Traceback" not in stderr
+        last = (stderr if status else stdout).strip().splitlines()[-1]
+        assert line in last, last
+        assert files_of(copy) == before, copy
+        outputs_of.append(last)
+    # The CNN attempt was refused because the checkpoint holds the MLP the run trained.
+    assert outputs_of[1].endswith("is a checkpoint of model MLP; this config builds model CNN")
+
+
+def test_a_kill_during_the_first_save_resumes_and_training_on_keeps_every_key(
+    tmp_path: Path, tiny_data_dir: Path
+) -> None:
+    outputs = tmp_path / "outputs"
+    trained = run_cli("mnist_lab.train", *TINY, log_dir=outputs, data_dir=tiny_data_dir)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    (run,) = list((outputs / "train" / "runs").iterdir())
+    keys = set(json.loads((run / "metrics.json").read_text()))
+    # As a SIGKILL while last.ckpt was first written leaves it: best.ckpt and a temporary file.
+    (run / "metrics.json").unlink()
+    (run / "checkpoints" / "last.ckpt").rename(run / "checkpoints" / ".last.ckpt.k1ll.tmp")
+    resumed = run_cli(
+        "mnist_lab.train", f"ckpt_path={run}", log_dir=outputs, data_dir=tiny_data_dir
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming {run} from checkpoints/best.ckpt" in resumed.stdout
+    # Nothing was left to train: the epoch's numbers come back from the CSV log (which keeps
+    # no single step's loss and no learning rate: those rows have no epoch).
+    kept = keys - {"train/loss_step", "lr-Adam/weights", "lr-Adam/biases_and_norms"}
+    assert {"val/acc", "val/acc_best", "train/loss_epoch", "test/acc"} <= kept
+    assert set(json.loads((run / "metrics.json").read_text())) == kept
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["best.ckpt"]  # no temporary
+
+    more = run_cli(
+        "mnist_lab.train",
+        f"ckpt_path={run}",
+        "trainer.max_epochs=2",
+        log_dir=outputs,
+        data_dir=tiny_data_dir,
+    )
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert set(json.loads((run / "metrics.json").read_text())) == keys
+    assert [epoch for epoch, _ in epoch_rows(run)] == [0, 1]
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 1
+    assert len(list((outputs / "train" / "runs").iterdir())) == 1
+
+
+def test_ctrl_c_stops_like_sigterm_and_a_second_process_is_refused(
+    tmp_path: Path, tiny_data_dir: Path
+) -> None:
+    outputs = tmp_path / "outputs"
+    marker = tmp_path / "paused"
+    first = start_train([pause_at(marker)], outputs, tiny_data_dir)
+    wait_for(marker, first)
+    (run,) = list((outputs / "train" / "runs").iterdir())
+    second = run_cli("mnist_lab.train", f"ckpt_path={run}", log_dir=outputs, data_dir=tiny_data_dir)
+    assert second.returncode == 2, second.stderr[-3000:]
+    assert second.stderr.strip().splitlines() == [
+        f"error: {run} is in use by another process (a run or resume of it is still going); "
+        f"wait for it to end, or stop it first"
+    ]
+    first.send_signal(signal.SIGINT)
+    first.wait(timeout=120)
+    stderr = stderr_of(first)
+    assert first.returncode == 128 + signal.SIGINT, stderr[-3000:]
+    resume = f"python -m mnist_lab.train ckpt_path={run}"
+    assert stderr.strip().splitlines()[-1] == f"error: interrupted by SIGINT; resume with: {resume}"
+    assert (run / "failed.txt").read_text() == f"interrupted by SIGINT; resume with: {resume}\n"
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 0
+
+
+def test_an_internal_error_is_one_line_naming_its_saved_traceback(
+    tmp_path: Path, tiny_data_dir: Path
+) -> None:
+    """A callback that is no callback (a dict) breaks inside Lightning: a fault, not bad input."""
+    outputs = tmp_path / "outputs"
+    broken = [*TINY, "+callbacks.broken={_target_:builtins.dict}"]
+    result = run_cli("mnist_lab.train", *broken, log_dir=outputs, data_dir=tiny_data_dir)
+    stderr = result.stderr
+    assert result.returncode == 1, stderr[-3000:]
+    (run,) = list((outputs / "train" / "runs").iterdir())
+    (line,) = [text for text in stderr.splitlines() if text.startswith("error:")]
+    assert line.startswith("error: internal error (") and "Traceback" not in stderr
+    assert line.endswith(
+        f"; the full traceback is in {run / 'traceback.txt'}; HYDRA_FULL_ERROR=1 prints it here"
+    )
+    assert (run / "traceback.txt").read_text().startswith("Traceback (most recent call last)")
+    assert (run / "failed.txt").is_file()
+
+
+def test_hydra_full_error_shows_faults_whole_and_user_errors_in_one_line(monkeypatch) -> None:
+    monkeypatch.delenv("MNIST_LAB_HYDRA_FULL_ERROR", raising=False)
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    assert wants_full_error(KeyError("x")) and not wants_full_error(LabError("bad value"))
+    # What the lab sets for Hydra is not what the user asked for: the user's value is kept.
+    monkeypatch.setenv("MNIST_LAB_HYDRA_FULL_ERROR", "")
+    assert not wants_full_error(KeyError("x"))

@@ -62,11 +62,16 @@ def test_incomplete_and_fast_dev_run_members(tmp_path: Path) -> None:
     assert (run.status, run.curves, run.overrides, run.best_val_acc) == ("ok", {}, {}, 0.2)
 
 
-def test_metrics_cut_off_mid_write_read_as_incomplete(tmp_path: Path) -> None:
+def test_metrics_that_are_not_json_read_as_unreadable(tmp_path: Path) -> None:
+    """metrics.json is written atomically: half a file was damaged, not cut off by a kill."""
     (tmp_path / ".hydra").mkdir()
     (tmp_path / "metrics.json").write_text('{"params": 100.0, "val/ac')
     run = RunDir(tmp_path).read()
-    assert (run.status, run.metrics) == ("incomplete", {})
+    assert (run.status, run.metrics) == ("unreadable", {})
+    assert (
+        run.status_text
+        == f"unreadable: {tmp_path}/metrics.json is not JSON; it was edited or damaged"
+    )
 
 
 def test_failure_is_one_line_and_outweighs_final_numbers(tmp_path: Path) -> None:

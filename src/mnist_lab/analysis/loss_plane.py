@@ -1,4 +1,6 @@
-"""The loss over a plane in parameter space (E15): PCA of a trajectory, batched grid losses."""
+"""The loss over a plane or a line in parameter space (E15, E31): the directions (PCA of a
+trajectory, filter-normalised random directions, the line between two runs) and one batched
+evaluation of the loss and accuracy at points on them."""
 
 from __future__ import annotations
 
@@ -20,19 +22,22 @@ ACTIVATION_BUDGET = 2**21
 
 @dataclass
 class Plane:
-    """origin + x * directions[0] + y * directions[1]; the directions are orthonormal."""
+    """origin + sum_k coordinates[k] * directions[k]: a plane (2 directions) or a line (1).
+
+    PCA's directions are orthonormal; random and interpolation directions are not.
+    """
 
     origin: torch.Tensor  # [P]
-    directions: torch.Tensor  # [2, P]
-    # fraction of the trajectories' variance along each direction
-    explained: tuple[float, float]
+    directions: torch.Tensor  # [K, P]
+    # fraction of the trajectories' variance along each direction (PCA only)
+    explained: tuple[float, ...] = ()
 
     def project(self, vectors: torch.Tensor) -> np.ndarray:
-        """(x, y) coordinates of parameter vectors [T, P] in the plane: [T, 2]."""
+        """Coordinates [T, K] of parameter vectors [T, P] (orthonormal directions only)."""
         return ((vectors - self.origin) @ self.directions.T).numpy()
 
     def points(self, coordinates: torch.Tensor) -> torch.Tensor:
-        """Parameter vectors [G, P] at plane coordinates [G, 2]."""
+        """Parameter vectors [G, P] at coordinates [G, K]."""
         return self.origin + coordinates @ self.directions
 
 
@@ -54,8 +59,40 @@ def fit_plane(trajectories: Sequence[torch.Tensor]) -> Plane:
     return Plane(origin, directions, (first, second))
 
 
-def _vector_loss(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, extra: str = ""):
-    """loss(vector[, coordinates]): cross-entropy with `vector` as the net's parameters.
+def filter_normalised_direction(net: nn.Module, generator: torch.Generator) -> torch.Tensor:
+    """A Gaussian random direction [P] scaled filter by filter to the net's weights (Li et al.).
+
+    A filter is a slice along a weight's first dimension: a Linear layer's row (one output
+    unit's weights), a Conv2d layer's output channel. Each gets the norm of the same filter of
+    the weights, so the direction moves every unit by as much as its own scale, whatever the
+    layer (ReLU nets are unchanged by rescaling a unit's weights, so raw directions mean little).
+    One-dimensional parameters (biases, BatchNorm's scale and shift) stay at zero, as in the paper.
+    """
+    parts = []
+    for weight in net.parameters():
+        weight = weight.detach()
+        if weight.dim() <= 1:
+            parts.append(torch.zeros(weight.numel()))
+            continue
+        direction = torch.randn(weight.shape, generator=generator)
+        filters, weight_filters = direction.flatten(1), weight.flatten(1)
+        scale = weight_filters.norm(dim=1) / (filters.norm(dim=1) + 1e-10)
+        parts.append((filters * scale[:, None]).flatten())
+    return torch.cat(parts)
+
+
+def random_plane(net: nn.Module, dimensions: int, seed: int) -> Plane:
+    """`dimensions` (1 or 2) filter-normalised random directions through the net's weights."""
+    from torch.nn.utils import parameters_to_vector
+
+    generator = torch.Generator().manual_seed(seed)
+    directions = [filter_normalised_direction(net, generator) for _ in range(dimensions)]
+    return Plane(parameters_to_vector(net.parameters()).detach(), torch.stack(directions))
+
+
+def _vector_metrics(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, extra: str = ""):
+    """metrics(vector[, coordinates]): (cross-entropy, accuracy) with `vector` as the net's
+    parameters.
 
     Parameters named `extra` are left out of the vector; the coordinates become that buffer.
     """
@@ -64,14 +101,17 @@ def _vector_loss(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, ext
     sizes = [p.numel() for _, p in named]
     buffers = {n: b for n, b in net.named_buffers() if n != extra}
 
-    def loss(vector: torch.Tensor, coordinates: torch.Tensor | None = None) -> torch.Tensor:
+    def metrics(
+        vector: torch.Tensor, coordinates: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         params = {n: v.view(s) for n, v, s in zip(names, vector.split(sizes), shapes, strict=True)}
         if coordinates is not None:
             params[extra] = coordinates
         logits = functional_call(net, (params, buffers), (images,))
-        return F.cross_entropy(logits, labels)
+        accuracy = (logits.argmax(1) == labels).float().mean()
+        return F.cross_entropy(logits, labels), accuracy
 
-    return loss
+    return metrics
 
 
 @torch.no_grad()
@@ -87,8 +127,8 @@ def losses_at(
     `batch_points` vectors go through the network together (vmap over functional_call);
     buffers (BatchNorm statistics) are the net's own.
     """
-    batched = torch.vmap(_vector_loss(net.eval(), images, labels))
-    return torch.cat([batched(chunk) for chunk in vectors.split(batch_points)])
+    batched = torch.vmap(_vector_metrics(net.eval(), images, labels))
+    return torch.cat([batched(chunk)[0] for chunk in vectors.split(batch_points)])
 
 
 @torch.no_grad()
@@ -117,21 +157,21 @@ def default_batch_points(net: nn.Module, images: torch.Tensor, most: int = 64) -
 
 
 class PlaneInput(nn.Module):
-    """Stands in for a network's first layer while the parameters stay on one plane.
+    """Stands in for a network's first layer while the parameters stay on one plane (or line).
 
     That layer is affine in its parameters and sees the same images at every point, so its
     output at plane coordinates (x, y) is outputs[0] + x * outputs[1] + y * outputs[2]: three
-    evaluations replace one per grid point. In an MLP that layer holds most of the work.
+    evaluations (two on a line) replace one per point. In an MLP that layer holds most of the
+    work.
     """
 
     def __init__(self, outputs: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("outputs", outputs)
-        self.register_buffer("coordinates", torch.zeros(2, dtype=outputs.dtype))
+        self.register_buffer("coordinates", torch.zeros(len(outputs) - 1, dtype=outputs.dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x_, y_ = self.coordinates[0], self.coordinates[1]
-        return self.outputs[0] + x_ * self.outputs[1] + y_ * self.outputs[2]
+        return self.outputs[0] + torch.tensordot(self.coordinates, self.outputs[1:], dims=1)
 
 
 def first_affine_layer(net: nn.Module, images: torch.Tensor) -> tuple[str, torch.Tensor] | None:
@@ -160,6 +200,63 @@ def first_affine_layer(net: nn.Module, images: torch.Tensor) -> tuple[str, torch
 
 
 @torch.no_grad()
+def plane_metrics(
+    net: nn.Module,
+    plane: Plane,
+    coordinates: np.ndarray,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_points: int = 16,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cross-entropy [G], accuracy [G]) at points [G, K] of a plane or line: the one evaluation
+    behind the PCA plane, the random directions and the interpolation between two runs.
+
+    When the net begins with a Linear or Conv2d layer, that layer's output on the plane is
+    computed K + 1 times in all (see PlaneInput), and the rest of the net runs vmapped,
+    `batch_points` points at a time.
+    """
+    net.eval()
+    points = torch.from_numpy(
+        np.asarray(coordinates, dtype=np.float32).reshape(len(coordinates), -1)
+    )
+    first = first_affine_layer(net, images)
+    if first is None:
+        batched = torch.vmap(_vector_metrics(net, images, labels))
+        chunks = [batched(plane.points(chunk)) for chunk in points.split(batch_points)]
+    else:
+        name, inputs = first
+        layer = net.get_submodule(name)
+        # Where the first layer's parameters sit in the flat vector (named_parameters order).
+        in_layer = torch.cat(
+            [
+                torch.full((p.numel(),), n.startswith(name + "."), dtype=torch.bool)
+                for n, p in net.named_parameters()
+            ]
+        )
+        layer_names = [n for n, _ in layer.named_parameters()]
+        layer_sizes = [p.numel() for _, p in layer.named_parameters()]
+        layer_shapes = [p.shape for _, p in layer.named_parameters()]
+
+        def layer_output(vector: torch.Tensor) -> torch.Tensor:
+            parts = vector[in_layer].split(layer_sizes)
+            params = {
+                n: v.view(s) for n, v, s in zip(layer_names, parts, layer_shapes, strict=True)
+            }
+            return functional_call(layer, params, (inputs,))
+
+        outputs = torch.stack([layer_output(v) for v in (plane.origin, *plane.directions)])
+        reduced = copy.deepcopy(net)
+        reduced.set_submodule(name, PlaneInput(outputs))
+        batched = torch.vmap(_vector_metrics(reduced, images, labels, extra=f"{name}.coordinates"))
+        rest_origin, rest_directions = plane.origin[~in_layer], plane.directions[:, ~in_layer]
+        chunks = [
+            batched(rest_origin + chunk @ rest_directions, chunk)
+            for chunk in points.split(batch_points)
+        ]
+    losses, accuracies = (torch.cat(values).numpy() for values in zip(*chunks, strict=True))
+    return losses, accuracies
+
+
 def grid_losses(
     net: nn.Module,
     plane: Plane,
@@ -169,52 +266,8 @@ def grid_losses(
     labels: torch.Tensor,
     batch_points: int = 16,
 ) -> np.ndarray:
-    """Loss at every grid point of the plane: [len(ys), len(xs)], row i is y = ys[i].
-
-    When the net begins with a Linear or Conv2d layer, that layer's output on the plane is
-    computed three times in all (see PlaneInput), and the rest of the net runs vmapped,
-    `batch_points` grid points at a time.
-    """
-    net.eval()
+    """Loss at every grid point of a plane: [len(ys), len(xs)], row i is y = ys[i]."""
     grid_x, grid_y = np.meshgrid(xs, ys)
-    coordinates = torch.from_numpy(np.stack([grid_x.ravel(), grid_y.ravel()], 1)).float()
-    first = first_affine_layer(net, images)
-    if first is None:
-        losses = torch.cat(
-            [
-                losses_at(net, plane.points(chunk), images, labels, batch_points)
-                for chunk in coordinates.split(batch_points)
-            ]
-        )
-        return losses.reshape(grid_x.shape).numpy()
-
-    name, inputs = first
-    layer = net.get_submodule(name)
-    # Where the first layer's parameters sit in the flat vector (named_parameters order).
-    in_layer = torch.cat(
-        [
-            torch.full((p.numel(),), n.startswith(name + "."), dtype=torch.bool)
-            for n, p in net.named_parameters()
-        ]
-    )
-    layer_names = [n for n, _ in layer.named_parameters()]
-    layer_sizes = [p.numel() for _, p in layer.named_parameters()]
-    layer_shapes = [p.shape for _, p in layer.named_parameters()]
-
-    def layer_output(vector: torch.Tensor) -> torch.Tensor:
-        parts = vector[in_layer].split(layer_sizes)
-        params = {n: v.view(s) for n, v, s in zip(layer_names, parts, layer_shapes, strict=True)}
-        return functional_call(layer, params, (inputs,))
-
-    outputs = torch.stack([layer_output(v) for v in (plane.origin, *plane.directions)])
-    reduced = copy.deepcopy(net)
-    reduced.set_submodule(name, PlaneInput(outputs))
-    batched = torch.vmap(_vector_loss(reduced, images, labels, extra=f"{name}.coordinates"))
-    rest_origin, rest_directions = plane.origin[~in_layer], plane.directions[:, ~in_layer]
-    losses = torch.cat(
-        [
-            batched(rest_origin + chunk @ rest_directions, chunk)
-            for chunk in coordinates.split(batch_points)
-        ]
-    )
-    return losses.reshape(grid_x.shape).numpy()
+    coordinates = np.stack([grid_x.ravel(), grid_y.ravel()], 1)
+    losses, _ = plane_metrics(net, plane, coordinates, images, labels, batch_points)
+    return losses.reshape(grid_x.shape)

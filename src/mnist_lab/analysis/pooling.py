@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_lab.runtime.atomic import atomic_write_text
-from mnist_lab.runtime.cli import ArgumentParser, print_error
+from mnist_lab.runtime.cli import ArgumentParser, print_error, run_command
 from mnist_lab.runtime.environment import environment_line, run_environment
 from mnist_lab.runtime.rundir import REPORT_FILE, RunDir
 
@@ -109,4 +109,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

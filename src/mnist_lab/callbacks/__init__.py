@@ -22,7 +22,7 @@ from mnist_lab.callbacks.figures import (
     GeneratedSamples,
     Reconstructions,
 )
-from mnist_lab.callbacks.guards import ExactResume, FiniteLoss
+from mnist_lab.callbacks.guards import BoundedLoss, ExactResume, FiniteLoss
 from mnist_lab.callbacks.probes import DeadUnits, ModeCollapse, ParameterTrajectory
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "EpochTimer",
     "LastBatchLosses",
     "FiniteLoss",
+    "BoundedLoss",
     "ExactResume",
     "ConfusionMatrixFigure",
     "ErrorAnalysis",

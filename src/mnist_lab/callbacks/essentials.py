@@ -17,6 +17,7 @@ from lightning.pytorch.utilities.model_summary import ModelSummary
 
 from mnist_lab.callbacks._publish import tensorboard_logger
 from mnist_lab.models.step_losses import writes_step_logs
+from mnist_lab.runtime.rundir import LAST_BATCH_LOSSES_FILE
 
 
 class LayerSummary(ModelSummaryCallback):
@@ -24,6 +25,7 @@ class LayerSummary(ModelSummaryCallback):
 
     The table goes to stdout, `<output_dir>/model_summary.txt` and TensorBoard's text tab.
     Plain text rather than a Rich table: Rich wraps the columns on narrow terminals and logs.
+    Counts are exact (178,110, not Lightning's "178 K"): E23, CS155 set 4 §3B-C's layer counts.
     """
 
     def __init__(self, output_dir: str | None = None, max_depth: int = -1) -> None:
@@ -33,7 +35,7 @@ class LayerSummary(ModelSummaryCallback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
-        table = str(ModelSummary(pl_module, max_depth=self._max_depth))
+        table = summary_table(pl_module, self._max_depth)
         print(table, flush=True)
         if self.output_dir:
             Path(self.output_dir).mkdir(parents=True, exist_ok=True)
@@ -42,6 +44,45 @@ class LayerSummary(ModelSummaryCallback):
             # Markdown code block keeps the columns aligned in TensorBoard.
             text = "\n".join("    " + line for line in table.splitlines())
             tensorboard.experiment.add_text("model_summary", text, global_step=0)
+
+
+def summary_table(module: L.LightningModule, max_depth: int = -1) -> str:
+    """Lightning's layer summary of `module` as a plain table with exact parameter counts.
+
+    Input and output sizes need the module's `example_input_array`.
+    """
+    summary = ModelSummary(module, max_depth=max_depth)
+    columns = {
+        " ": [str(i) for i in range(len(summary.layer_names))],
+        "Name": summary.layer_names,
+        "Type": summary.layer_types,
+        "Params": [f"{n:,}" for n in summary.param_nums],
+        "In sizes": [str(size) for size in summary.in_sizes],
+        "Out sizes": [str(size) for size in summary.out_sizes],
+    }
+    if module.example_input_array is None:
+        del columns["In sizes"], columns["Out sizes"]
+    widths = [max(map(len, [title, *cells])) for title, cells in columns.items()]
+
+    def line(cells: Sequence[str]) -> str:
+        # counts right-aligned, so their digits line up
+        return " | ".join(
+            cell.rjust(width) if title == "Params" else cell.ljust(width)
+            for title, cell, width in zip(columns, cells, widths, strict=True)
+        )
+
+    lines = [line(list(columns))]
+    lines.append("-" * len(lines[0]))
+    lines += [line(row) for row in zip(*columns.values(), strict=True)]
+    lines.append("-" * len(lines[0]))
+    trainable = summary.trainable_parameters
+    totals = {
+        "Trainable params": trainable,
+        "Non-trainable params": summary.total_parameters - trainable,
+        "Total params": summary.total_parameters,
+    }
+    lines += [f"{count:<12,}{label}" for label, count in totals.items()]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 class ProgressBar(RichProgressBar):
@@ -66,6 +107,13 @@ class ProgressBar(RichProgressBar):
     def _update_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._reads_metrics:
             super()._update_metrics(trainer, pl_module)
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
+        # Lightning's `v_num` is the logger's version; the lab names runs by their overrides,
+        # whose last characters mean nothing in the bar.
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
 
 
 class StepLogInterval(L.Callback):
@@ -148,7 +196,7 @@ class EpochTimer(L.Callback):
     """Logs the wall time of each training epoch (`time/epoch_s`).
 
     Validation is not included, so the figure compares devices and code paths directly (the
-    device's name is in the run's hparams, `environment/device`).
+    device's name is in the run's hparams, `device`).
     """
 
     def __init__(self) -> None:
@@ -192,5 +240,5 @@ class LastBatchLosses(L.Callback):
         values = [round(float(loss), 5) for loss in self.losses]
         print(f"training loss of the last {len(values)} mini-batches: {values}")
         if self.output_dir:
-            path = Path(self.output_dir) / "last_batch_losses.json"
+            path = Path(self.output_dir) / LAST_BATCH_LOSSES_FILE
             path.write_text(json.dumps(values) + "\n")

@@ -38,6 +38,8 @@ class DatasetSpec:
     mirrors: tuple[str, ...]
     gz_md5: dict[str, str]  # MD5 of each official `<stem>.gz`, as the authors publish them
     items: str = "images"  # what one sample is, in printouts ("10000 mnist test images")
+    # the official files' sizes; other counts (swapped files, a subset someone made) warn
+    official_counts: tuple[tuple[str, int], ...] = (("train", 60_000), ("test", 10_000))
     test_split: str = "test"  # the test numbers' prefix (`test/acc`), as Toy2DSpec's
 
 
@@ -227,7 +229,25 @@ def load_split(
             f"{files[labels_stem]} has label {labels.max()}, "
             f"but {spec.name} has only {len(spec.classes)} classes"
         )
+    check_count(spec, split, files[images_stem], len(images))
     return images, labels.astype(np.int64)
+
+
+_WARNED: set[Path] = set()
+
+
+def check_count(spec: DatasetSpec, split: str, path: Path, count: int) -> None:
+    """An empty split is an error; a count other than the official one warns, once per file."""
+    if count == 0:
+        raise IDXFormatError(f"{path} holds no images: the {spec.name} {split} split is empty")
+    official = dict(spec.official_counts).get(split)
+    if official not in (None, count) and path not in _WARNED:
+        _WARNED.add(path)
+        print(
+            f"warning: {path} holds {count} images; the official {spec.name} {split} set has "
+            f"{official} (files swapped, or not the official ones?)",
+            file=sys.stderr,
+        )
 
 
 def check_split_sizes(n: int, n_val: int, val_fraction: float) -> None:

@@ -27,6 +27,12 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        if error.filename is not None:
+            raise
+        # A full disk or a failing device says only why; the one-line error also says where.
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from error
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -6,10 +6,13 @@ import argparse
 import difflib
 import os
 import re
+import signal
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import hydra
 from hydra.core.override_parser.types import ValueType
@@ -147,12 +150,14 @@ def _unknown_group_error(argument: str, config_name: str, cfg: DictConfig) -> La
     )
 
 
-def check_overrides(arguments: list[str], config_name: str, conf_dir: Path = CONF_DIR) -> None:
+def check_overrides(
+    arguments: list[str], config_name: str, conf_dir: Path = CONF_DIR
+) -> DictConfig:
     """Compose the config the command line asks for and check it, before Hydra starts a run.
 
     Unknown keys are refused in one line with the closest valid key; a single run's values are
     checked against the config rules too (a multirun's members are checked one by one later,
-    so that one bad member does not stop the others).
+    so that one bad member does not stop the others). Returns the composed config.
     """
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
@@ -179,6 +184,26 @@ def check_overrides(arguments: list[str], config_name: str, conf_dir: Path = CON
             raise _unknown_key_error(argument, key, cfg)
     if not any(a in ("-m", "--multirun") for a in arguments):
         check_config(cfg, config_name)
+    return cfg
+
+
+def check_writable(path: str | Path, what: str) -> None:
+    """LabError unless files can be written into the folder `path` (made if missing), naming
+    `what` (the option), the path and the OS's reason. Leaves nothing behind that it made."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise LabError(f"{what} {path} is a file, not a folder; give a folder")
+    made = [parent for parent in [path, *path.parents] if not parent.exists()]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise LabError(f"{what} {path} cannot be written: {os_error_text(error)}") from None
+    finally:
+        for folder in made:  # innermost first
+            if folder.is_dir():
+                folder.rmdir()
 
 
 def entry_point(
@@ -193,9 +218,15 @@ def entry_point(
     `rewrite` may expand arguments first (train's resume); the composed config is then checked
     before Hydra creates a run directory. `--help`, `--cfg` and the other Hydra flags skip the
     checks and go straight to Hydra. `main` must be defined in the command's own module: Hydra
-    names the job (and its `<job>.log`) after it.
+    names the job (and its `<job>.log`) after it. Whatever fails, in the checks, in Hydra or in
+    a sweep's members, ends as one line (`exit_status`).
     """
     arguments = sys.argv[1:]
+    # Hydra prints a traceback of its own unless told to pass the exception on; the lab's
+    # line is printed instead, and HYDRA_FULL_ERROR=1 given by the user still shows it all.
+    # Kept under another name: child processes (DDP ranks) inherit both.
+    os.environ.setdefault(_USER_FULL_ERROR, os.environ.get("HYDRA_FULL_ERROR", ""))
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         check_flags(arguments)
         check_group_choices(arguments, conf_dir, config_name)
@@ -203,11 +234,33 @@ def entry_point(
         if not hydra_flags:
             if rewrite is not None:
                 arguments = rewrite(arguments)
-            check_overrides(arguments, config_name, conf_dir)
-    except LabError as error:
-        sys.exit(print_error(error))
-    sys.argv[1:] = arguments
-    hydra.main(version_base="1.3", config_path=str(conf_dir), config_name=config_name)(main)()
+            cfg = check_overrides(arguments, config_name, conf_dir)
+            log_dir = OmegaConf.select(cfg, "paths.log_dir", default=None)
+            if log_dir is not None:  # else Hydra fails making the run dir, with a traceback
+                check_writable(log_dir, "paths.log_dir")
+        sys.argv[1:] = arguments
+        hydra.main(version_base="1.3", config_path=str(conf_dir), config_name=config_name)(main)()
+    except Exception as error:  # noqa: BLE001 - every failure gets the one-line treatment
+        if wants_full_error(error):
+            raise
+        sys.exit(exit_status(error))
+    except KeyboardInterrupt as error:
+        sys.exit(exit_status(error))
+
+
+_USER_FULL_ERROR = "MNIST_LAB_HYDRA_FULL_ERROR"
+
+
+def wants_full_error(error: BaseException) -> bool:
+    """True when the user asked for whole tracebacks (HYDRA_FULL_ERROR=1) and `error` is no
+    user error, whose line says everything."""
+    given = os.environ.get(_USER_FULL_ERROR, os.environ.get("HYDRA_FULL_ERROR", ""))
+    return given == "1" and not is_user_error(error)
+
+
+def is_user_error(error: BaseException) -> bool:
+    """True for the errors the user's input causes (USER_ERRORS): they get exit status 2."""
+    return any(isinstance(error, kind) for kind, _ in USER_ERRORS)
 
 
 # Hydra's command-line flags (`--help` lists them); anything else starting with `-` is a typo.
@@ -234,6 +287,114 @@ def print_error(error: object) -> int:
     """Print a user error as the one line `error: ...` on stderr; returns exit status 2."""
     print(f"error: {error}", file=sys.stderr)
     return 2
+
+
+class SweepMemberFailed(Exception):
+    """A sweep member's failure, already recorded in its run dir, on its way back to the sweep.
+
+    Launchers hand it back to the sweep (pickled, for joblib): `exit_status` then prints the
+    sweep's summary instead of the member's traceback.
+    """
+
+    def __init__(self, sweep_dir: str, reason: str) -> None:
+        super().__init__(sweep_dir, reason)
+        self.sweep_dir, self.reason = sweep_dir, reason
+
+
+def os_error_text(error: OSError) -> str:
+    """An OS refusal as the path it names and the OS's reason, e.g. `cannot use /x: Read-only
+    file system`."""
+    paths = [str(p) for p in (error.filename, error.filename2) if p is not None]
+    reason = error.strerror or str(error)
+    return f"cannot use {' -> '.join(paths)}: {reason}" if paths else f"the OS refused: {reason}"
+
+
+def sweep_summary(error: SweepMemberFailed) -> str:
+    """One line for a sweep that had failed members: how many, and where their reasons are."""
+    from mnist_lab.runtime.rundir import FAILED_FILE, find_runs
+
+    try:
+        failed = [run.name for run in find_runs(error.sweep_dir) if run.status == "failed"]
+        total = len(find_runs(error.sweep_dir))
+    except LabError:
+        failed, total = [], 0
+    if not failed:  # the member's dir is gone (or unreadable): its own reason is all there is
+        return f"a sweep member failed: {error.reason}"
+    return (
+        f"{len(failed)} of {total} sweep members failed ({', '.join(failed)}); their reasons "
+        f"are in <member>/{FAILED_FILE} under {error.sweep_dir}, and python -m mnist_lab.report "
+        f"{error.sweep_dir} lists them"
+    )
+
+
+# The user's errors and the line each gets (exit status 2). A new kind of bad input is a
+# LabError raised where it is found, or one more row here: never another try/except.
+USER_ERRORS: tuple[tuple[type[BaseException], Callable[[Any], str]], ...] = (
+    (LabError, str),
+    (OSError, os_error_text),
+    (MemoryError, lambda _: "out of memory; try a smaller model or data.batch_size"),
+)
+
+
+def exit_status(error: BaseException, traceback_dir: str | Path | None = None) -> int:
+    """Print `error` as one `error:` line on stderr and return the exit status it gets.
+
+    2 for the user's input (USER_ERRORS), 130 for Ctrl-C, 1 for a failed sweep member (the
+    sweep's summary) and for anything else: a fault of the lab, whose full traceback is saved
+    into `traceback_dir` (else a temporary file) and named in the line.
+    """
+    if isinstance(error, KeyboardInterrupt):
+        print_error("interrupted by SIGINT (Ctrl-C)")
+        return 128 + signal.SIGINT
+    if isinstance(error, SweepMemberFailed):
+        print_error(sweep_summary(error))
+        return 1
+    for kind, line in USER_ERRORS:
+        if isinstance(error, kind):
+            return print_error(line(error))
+    saved = save_traceback(format_traceback(error), traceback_dir)
+    where = f"the full traceback is in {saved}" if saved else "no file could hold the traceback"
+    detail = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+    print_error(f"internal error ({detail}); {where}; HYDRA_FULL_ERROR=1 prints it here")
+    return 1
+
+
+def format_traceback(error: BaseException) -> str:
+    """The full traceback of `error`, as Python prints it."""
+    return "".join(traceback.format_exception(error))
+
+
+def save_traceback(text: str, directory: str | Path | None) -> Path | None:
+    """Write a traceback into `directory`'s traceback file, or a temporary file; None if neither
+    can be written."""
+    from mnist_lab.runtime.rundir import TRACEBACK_FILE
+
+    if directory is not None:
+        try:
+            path = Path(directory) / TRACEBACK_FILE
+            path.write_text(text)
+            return path
+        except OSError:
+            pass
+    try:
+        handle, name = tempfile.mkstemp(prefix="mnist_lab-", suffix=f"-{TRACEBACK_FILE}")
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        return Path(name)
+    except OSError:
+        return None
+
+
+def run_command(main: Callable[[], int]) -> int:
+    """Run an argparse command's `main` with the lab's error path; returns its exit status."""
+    try:
+        return main()
+    except Exception as error:  # noqa: BLE001 - every failure gets the one-line treatment
+        if wants_full_error(error):
+            raise
+        return exit_status(error)
+    except KeyboardInterrupt as error:
+        return exit_status(error)
 
 
 class ArgumentParser(argparse.ArgumentParser):

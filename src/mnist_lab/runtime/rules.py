@@ -166,6 +166,16 @@ def adam_betas(value: Any) -> bool:
     )
 
 
+def tag_patterns(value: Any) -> bool:
+    """A Custom Scalars chart's tags: a non-empty list of regular expressions."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return False
+    try:
+        return all(isinstance(v, str) and re.compile(v) is not None for v in value)
+    except re.error:
+        return False
+
+
 def devices(value: Any) -> bool:
     """Lightning's `devices`: a count >= 1, -1 or "auto" for all, or a list of device ids."""
     if isinstance(value, (list, tuple)):
@@ -344,7 +354,11 @@ _LOGGER_SETTINGS = (
     Rule("logger.*._target_", import_path, "a Lightning logger class"),
     _text("logger.*.save_dir", "a path"),
     _text("logger.*.name"),
-    Rule("logger.*.version", lambda v: is_text(v) or _is_int(v), "a string or an integer"),
+    Rule(
+        "logger.*.version",
+        lambda v: v is None or is_text(v) or _is_int(v),
+        "null (named for the run's overrides), a string or an integer",
+    ),
     _flag("logger.*.default_hp_metric"),
 )
 
@@ -389,6 +403,9 @@ _RUN_SETTINGS = (
     _choice("monitor_mode", ("min", "max")),
     _text("main_metric", "a metric name", nullable=True),
     _text("optimized_metric", "a metric name", nullable=True),
+    Rule(
+        "custom_scalars.*", tag_patterns, "a non-empty list of tag patterns (regular expressions)"
+    ),
     Rule("from_search", optional(is_text), "null or a sweep dir"),
     Rule("from_search_member", optional(is_text), "null (it is set by from_search)"),
     Rule("constraints", lambda v: v is None, "null or the experiment's limits"),

@@ -4,8 +4,10 @@
     <run dir>/.hydra/overrides.yaml  the command line's overrides (resume replays them)
     <run dir>/metrics.json           the final numbers, written last: no file, no finished run
     <run dir>/failed.txt             why the run stopped, one line
+    <run dir>/traceback.txt          the full traceback of an internal error (a fault of the lab)
     <run dir>/member.json            a sweep member's config digest (sweep resume)
     <run dir>/checkpoints/best.ckpt  the best validation epoch; last.ckpt: the newest epoch
+                                     (`.<name>.<random>.tmp` beside them: a save a kill cut off)
     <run dir>/hpc_ckpt_<n>.ckpt      Lightning's SLURM requeue checkpoint
     <run dir>/csv/metrics.csv        every logged value, per step and per epoch (a NumPy run:
                                      its per-epoch values, in the same layout)
@@ -21,19 +23,21 @@
                                      catalogue's index shows the report.md of a step)
     <sweep dir>/optimization_results.yaml  an Optuna search's best trial (from_search reads it)
 
-Everything else a run writes (other figures, `model_summary.txt`, `tensorboard/`) is for people, not
-read back. Torch-free: resume and the report read run dirs before anything heavy is imported.
+Everything else a run writes (other figures, `model_summary.txt`, `tensorboard/<run name>/`, a
+TensorBoard run named by `runtime.tensorboard_tabs`) is for people, not read back. Torch-free:
+resume and the report read run dirs before anything heavy is imported.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import math
 import os
 import shutil
+import tempfile
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,11 +54,13 @@ CONFIG_FILE = f"{HYDRA_DIR}/config.yaml"
 OVERRIDES_FILE = f"{HYDRA_DIR}/overrides.yaml"
 METRICS_FILE = "metrics.json"
 FAILED_FILE = "failed.txt"
+TRACEBACK_FILE = "traceback.txt"
 MEMBER_FILE = "member.json"
 CHECKPOINT_DIR = "checkpoints"
 BEST_CHECKPOINT = "best"  # the file name's stem: Lightning's ModelCheckpoint adds `.ckpt`
 LAST_CHECKPOINT = f"{CHECKPOINT_DIR}/last.ckpt"
 SLURM_CHECKPOINTS = "hpc_ckpt_*.ckpt"
+TEMPORARY_PATTERN = ".*.tmp"  # runtime.atomic's temporary files, beside the file they become
 CSV_DIR = "csv"
 CSV_FILE = f"{CSV_DIR}/metrics.csv"
 TRAJECTORY_FILE = "trajectory.pt"
@@ -72,17 +78,61 @@ REPORT_CSV = "report.csv"
 OPTUNA_RESULTS_FILE = "optimization_results.yaml"
 
 _ABSENT = object()
+# Run dirs this process holds (`RunDir.lock`): path -> the open directory's descriptor.
+_LOCKED: dict[Path, int] = {}
 
-# Overrides that say how a run was executed, not what it trained: figure titles, legends and
-# the swept keys leave them out. A name ending in "." covers the whole group.
+
+class UnreadableFile(LabError):
+    """A run-directory file that exists but does not hold what the lab wrote there."""
+
+
+def _load_yaml(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise UnreadableFile(f"{path} is not YAML{line}; it was edited or damaged") from None
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """What is wrong with a checkpoint file in words (`is empty`, `is not a checkpoint ...`),
+    or None when it is a whole torch save file. Torch-free: reads the zip container only."""
+    if not path.is_file():
+        return "does not exist" if not path.exists() else "is not a file"
+    if path.stat().st_size == 0:
+        return "is empty (0 bytes)"
+    with path.open("rb") as file:
+        start = file.read(4)
+    if start != b"PK\x03\x04":
+        return "is not a checkpoint (not a file saved by torch.save)"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if not any(name.endswith("data.pkl") for name in archive.namelist()):
+                return "is a zip file but not a checkpoint (no data.pkl)"
+    except (zipfile.BadZipFile, OSError):
+        return "is truncated or damaged (its zip directory is unreadable)"
+    return None
+
+
+# Overrides that say how a run was executed, not what it trained: figure titles, legends, the
+# swept keys, TensorBoard's run names and hparams leave them out. A name ending in "." covers
+# the whole group.
 BOOKKEEPING_OVERRIDES = (
     "threads",
     "trainer.enable_progress_bar",
-    "callbacks.progress_bar",
+    "trainer.default_root_dir",
+    "callbacks.",
     "tensorboard.",
     "logger.",
     "paths.",
     "hydra.",
+    "data.data_dir",
+    "ckpt_path",
+    "train",
+    "test",
+    "from_search",
+    "from_search_member",
 )
 
 
@@ -141,6 +191,65 @@ class RunDir:
     def last_checkpoint(self) -> Path:
         return self.path / LAST_CHECKPOINT
 
+    def resume_checkpoint(self) -> Path | None:
+        """The checkpoint an in-place resume starts from: `last.ckpt`, else `best.ckpt` (a kill
+        while the first `last.ckpt` was written leaves only that), else None (start over).
+
+        Raises LabError when the file there is damaged, naming it and what is wrong.
+        """
+        for path in (self.last_checkpoint, self.best_checkpoint):
+            if path.exists():
+                problem = checkpoint_problem(path)
+                if problem is not None:
+                    raise UnreadableFile(
+                        f"cannot resume {self.path}: {path.relative_to(self.path)} {problem}; "
+                        f"remove it to resume from an older checkpoint or start over"
+                    )
+                return path
+        return None
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete the temporary files of saves a kill cut off; returns what was removed."""
+        stale = sorted((self.path / CHECKPOINT_DIR).glob(TEMPORARY_PATTERN))
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return stale
+
+    def lock(self) -> None:
+        """Hold this run dir for as long as this process lives (a lock on the directory itself,
+        no file added); LabError when another process holds it."""
+        import fcntl
+
+        path = self.path.resolve()
+        if path in _LOCKED:
+            return
+        handle = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            raise LabError(
+                f"{self.path} is in use by another process (a run or resume of it is still "
+                f"going); wait for it to end, or stop it first"
+            ) from None
+        _LOCKED[path] = handle
+
+    def snapshot(self) -> Path:
+        """A copy of the whole run dir in a temporary folder, for `restore`."""
+        copy = Path(tempfile.mkdtemp(prefix="mnist_lab-attempt-")) / "run"
+        shutil.copytree(self.path, copy, symlinks=True)
+        return copy
+
+    def restore(self, snapshot: Path) -> None:
+        """Put the run dir back as `snapshot` holds it, byte for byte, and drop the snapshot."""
+        for path in self.path.iterdir():
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        shutil.copytree(snapshot, self.path, symlinks=True, dirs_exist_ok=True)
+        shutil.rmtree(snapshot.parent, ignore_errors=True)
+
     def newest_checkpoint(self) -> Path | None:
         """The most recent of `last.ckpt` and Lightning's SLURM `hpc_ckpt_<n>.ckpt`, if any."""
         candidates = [self.last_checkpoint, *self.path.glob(SLURM_CHECKPOINTS)]
@@ -179,9 +288,16 @@ class RunDir:
                 path.unlink()
 
     def config(self) -> DictConfig:
-        """The saved config; empty when the run has none."""
+        """The saved config; empty when the run has none. UnreadableFile when not a YAML mapping."""
         path = self.path / CONFIG_FILE
-        return OmegaConf.load(path) if path.is_file() else OmegaConf.create()
+        if not path.is_file():
+            return OmegaConf.create()
+        node = _load_yaml(path)
+        if not isinstance(node, dict):
+            raise UnreadableFile(
+                f"{path} is not a config (a YAML mapping); it was edited or damaged"
+            )
+        return OmegaConf.create(node)
 
     def saved_config(self, command: str) -> DictConfig:
         """The saved config, or a LabError telling what `command` needs instead."""
@@ -194,14 +310,17 @@ class RunDir:
                 f"{self.path} has no {CONFIG_FILE}; {command} needs a run dir made by "
                 f"mnist_lab.train{hint}"
             )
-        return OmegaConf.load(self.path / CONFIG_FILE)
+        return self.config()
 
     def override_list(self) -> list[str]:
         """`.hydra/overrides.yaml` as written: `key=value` strings (empty when absent)."""
         path = self.path / OVERRIDES_FILE
         if not path.is_file():
             return []
-        return [str(item) for item in yaml.safe_load(path.read_text()) or []]
+        items = _load_yaml(path) or []
+        if not isinstance(items, list) or not all(isinstance(i, str) and "=" in i for i in items):
+            raise UnreadableFile(f"{path} is not a list of key=value overrides; it was damaged")
+        return items
 
     def overrides(self) -> dict[str, str]:
         """The overrides as key -> value; `+key=v` and `++key=v` count as `key=v`."""
@@ -209,12 +328,30 @@ class RunDir:
         return {key.lstrip("+"): value for key, _, value in pairs}
 
     def metrics(self) -> dict[str, Any]:
-        """`metrics.json`; empty when missing or cut off mid-write (the run did not finish)."""
+        """`metrics.json`; empty when missing (the run did not finish).
+
+        UnreadableFile when it is not a JSON object of numbers (plus the `environment` record):
+        written atomically, it cannot be half a file, so anything else was edited or damaged.
+        """
         path = self.path / METRICS_FILE
-        if path.is_file():
-            with contextlib.suppress(json.JSONDecodeError):
-                return json.loads(path.read_text())
-        return {}
+        if not path.is_file():
+            return {}
+        try:
+            metrics = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise UnreadableFile(f"{path} is not JSON; it was edited or damaged") from None
+        if not isinstance(metrics, dict):
+            raise UnreadableFile(f"{path} holds a {type(metrics).__name__}, not an object")
+        # Metric names (`val/acc`) and `params` are numbers; other keys are records (the
+        # environment, a toy run's curves), but nothing the lab writes is null.
+        bad = [
+            key
+            for key, value in metrics.items()
+            if value is None or (("/" in key or key == "params") and not _is_number(value))
+        ]
+        if bad:
+            raise UnreadableFile(f"{path}: {bad[0]} is {json.dumps(metrics[bad[0]])}, not a number")
+        return metrics
 
     def write_metrics(self, metrics: dict[str, Any]) -> Path:
         """Save the final numbers; atomic, so a reader never sees half a file."""
@@ -230,8 +367,12 @@ class RunDir:
         return lines[0] if lines else "no reason given"
 
     def record_failure(self, reason: str) -> None:
-        """Write `failed.txt`: the reason on one line."""
-        (self.path / FAILED_FILE).write_text(" ".join(reason.split()) + "\n")
+        """Write `failed.txt`: the reason on one line; nothing when the disk refuses (full,
+        read-only), since the reason is printed too."""
+        try:
+            (self.path / FAILED_FILE).write_text(" ".join(reason.split()) + "\n")
+        except OSError:
+            (self.path / FAILED_FILE).unlink(missing_ok=True)  # no half a line either
 
     def clear_failure(self) -> None:
         (self.path / FAILED_FILE).unlink(missing_ok=True)
@@ -266,6 +407,14 @@ class RunDir:
         """Per-epoch values from `csv/metrics.csv` (see `read_curves`); empty without a CSV log."""
         path = self.path / CSV_FILE
         return read_curves(path) if path.is_file() else {}
+
+    def last_logged_epoch(self) -> dict[str, float]:
+        """Each per-epoch column's last logged value in `csv/metrics.csv` (empty without one)."""
+        return {
+            column: finite[-1]
+            for column, values in self.curves().items()
+            if (finite := _finite(values))
+        }
 
     def step_curves(self) -> dict[str, tuple[list[int], list[float]]]:
         """Per-step values (`*_step` columns of `csv/metrics.csv`) as (steps, values), keyed by
@@ -306,11 +455,26 @@ class RunDir:
         return atomic_write_text(self.path / CSV_FILE, text.getvalue())
 
     def read(self) -> Run:
-        """Everything a report needs from this run; missing files leave fields empty."""
-        metrics = self.metrics()
-        run = Run(
-            self.path, self.path.name, self.overrides(), self.config(), metrics, self.curves()
-        )
+        """Everything a report needs from this run; missing files leave fields empty.
+
+        A damaged file makes the run `unreadable`, with the file and what is wrong as reason.
+        """
+        try:
+            metrics = self.metrics()
+            run = Run(
+                self.path, self.path.name, self.overrides(), self.config(), metrics, self.curves()
+            )
+        except (UnreadableFile, csv.Error, UnicodeDecodeError) as error:
+            return Run(
+                self.path,
+                self.path.name,
+                {},
+                OmegaConf.create(),
+                {},
+                {},
+                "unreadable",
+                str(error) if isinstance(error, UnreadableFile) else f"{CSV_FILE}: {error}",
+            )
         reason = self.failure()
         if reason is not None:
             run.status, run.reason = "failed", reason
@@ -332,8 +496,8 @@ class Run:
     metrics: dict[str, float]
     # one value per epoch from `csv/metrics.csv`, index 0 = epoch 1, NaN where not logged
     curves: dict[str, list[float]] = field(default_factory=dict)
-    status: str = "ok"  # ok, failed or incomplete
-    reason: str = ""  # why it failed, from failed.txt
+    status: str = "ok"  # ok, failed, incomplete or unreadable
+    reason: str = ""  # why it failed (failed.txt), or which file could not be read
 
     def value(self, key: str) -> str:
         """The setting `key` as given on the command line, else as its composed config has it.
@@ -395,8 +559,12 @@ class Run:
 
     @property
     def status_text(self) -> str:
-        """`ok`, `incomplete`, or `failed: <reason>`."""
-        return f"failed: {self.reason}" if self.status == "failed" else self.status
+        """`ok`, `incomplete`, `failed: <reason>` or `unreadable: <file and problem>`."""
+        return f"{self.status}: {self.reason}" if self.reason else self.status
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _finite(values: Sequence[float]) -> list[float]:
