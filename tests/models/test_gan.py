@@ -12,12 +12,12 @@ from hydra.utils import instantiate
 from mnist_lab.callbacks import ModeCollapse
 from mnist_lab.models.gan import GAN
 from mnist_lab.models.judge import train_judge
-from mnist_lab.nets.gan import ConvGAN, DenseGAN
+from mnist_lab.nets.gan import DCGAN, DenseGAN
 from mnist_lab.runtime.rundir import RunDir
 from mnist_lab.train import train
 
 
-@pytest.mark.parametrize("net_class", [DenseGAN, ConvGAN])
+@pytest.mark.parametrize("net_class", [DenseGAN, DCGAN])
 def test_generator_and_discriminator_shapes(net_class) -> None:
     net = net_class(latent_dim=16)
     images = net.generator(torch.randn(4, 16))
@@ -46,12 +46,19 @@ def test_fast_dev_run_of_the_gan(train_config, tmp_path: Path) -> None:
     metrics = train(cfg)
     assert 0 <= metrics["test/class_entropy"] <= 3.33
     assert 1 <= metrics["test/classes_present"] <= 10
-    assert {"train/g_loss", "train/d_loss", "samples/classes_present"} <= set(metrics)
+    per_epoch = {"samples/classes_present", "samples/feature_distance"}
+    assert {"train/g_loss", "train/d_loss", *per_epoch} <= set(metrics)
     assert (tmp_path / "run" / "samples_epoch_001.png").is_file()
-    # the final histogram's counts and the judge's own test accuracy, for the report
-    counts, judge_test_acc = RunDir(tmp_path / "run").judged_samples()
-    assert len(counts) == 10 and sum(counts) == cfg.callbacks.mode_collapse.num_samples
-    assert 0 <= judge_test_acc <= 1
+    assert (tmp_path / "run" / "interpolation.png").is_file()
+    # the final histogram's counts, distances and the judge's own test accuracy, for the report
+    judged = RunDir(tmp_path / "run").judged_samples()
+    assert len(judged.counts) == 10
+    assert sum(judged.counts) == cfg.callbacks.mode_collapse.final_samples
+    assert judged.judge_test_acc == pytest.approx(metrics["test/judge_acc"])
+    assert 0 <= judged.judge_test_acc <= 1
+    assert judged.feature_distance == pytest.approx(metrics["test/feature_distance"])
+    # one training step draws noise, far from the real images' features
+    assert judged.feature_distance > 10 * judged.feature_distance_floor
 
 
 def test_mode_collapse_measure_sees_ten_classes_in_real_images_and_one_in_copies(
