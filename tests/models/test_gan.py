@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from hydra.utils import instantiate
+from torch import nn
 
 from mnist_lab.callbacks import ModeCollapse
 from mnist_lab.models.gan import GAN
@@ -15,6 +16,8 @@ from mnist_lab.models.judge import train_judge
 from mnist_lab.nets.gan import DCGAN, DenseGAN
 from mnist_lab.runtime.rundir import RunDir
 from mnist_lab.train import train
+
+ADAM = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
 
 
 @pytest.mark.parametrize("net_class", [DenseGAN, DCGAN])
@@ -24,6 +27,46 @@ def test_generator_and_discriminator_shapes(net_class) -> None:
     assert images.shape == (4, 1, 28, 28)
     assert images.min() >= -1 and images.max() <= 1  # tanh
     assert net.discriminator(images).shape == (4, 1)
+
+
+def test_the_dcgan_upsamples_with_transposed_convolutions_and_downsamples_with_strides() -> None:
+    net = DCGAN(latent_dim=8, channels=4)
+    shapes, kinds = [], []
+    x = torch.randn(3, 8)
+    for layer in net.generator:
+        x = layer(x)
+        shapes.append(tuple(x.shape[1:]))
+        kinds.append(type(layer))
+    assert shapes == [
+        (8 * 7 * 7,),
+        (8 * 7 * 7,),
+        (8 * 7 * 7,),
+        (8, 7, 7),
+        (4, 14, 14),
+        (4, 14, 14),
+        (4, 14, 14),
+        (1, 28, 28),
+        (1, 28, 28),
+    ]
+    assert kinds.count(nn.ConvTranspose2d) == 2 and kinds[-1] is nn.Tanh
+    assert {nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU} <= set(kinds)
+    strided = [m for m in net.discriminator if isinstance(m, nn.Conv2d)]
+    assert [m.stride for m in strided] == [(2, 2), (2, 2)]
+    assert not any(isinstance(m, nn.MaxPool2d | nn.AvgPool2d) for m in net.discriminator.modules())
+    assert sum(isinstance(m, nn.LeakyReLU) for m in net.discriminator) == 2
+
+
+def test_interpolation_ends_at_the_two_codes_own_images() -> None:
+    torch.manual_seed(0)
+    gan = GAN({"_target_": "mnist_lab.nets.gan.DCGAN", "latent_dim": 8, "channels": 4}, ADAM)
+    gan.net.train()  # the interpolation runs in eval mode (BatchNorm's running statistics)
+    start, end = torch.randn(2, 8)
+    images = gan.interpolate(start, end, steps=10)
+    assert images.shape == (10, 1, 28, 28) and gan.net.training
+    own = gan.sample(2, torch.stack([start, end]))
+    torch.testing.assert_close(images[[0, -1]], own)
+    # the steps in between are new images, not copies of an end
+    assert not torch.allclose(images[4], own[0]) and not torch.allclose(images[4], own[1])
 
 
 def test_one_training_step_moves_both_generator_and_discriminator(train_config) -> None:
