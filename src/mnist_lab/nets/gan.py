@@ -84,3 +84,12 @@ class DCGAN(nn.Module):
             nn.Flatten(),
             nn.Linear(wide * 7 * 7, 1),
         )
+        # The paper's initialisation: weights N(0, 0.02^2), BatchNorm scales N(1, 0.02^2).
+        for module in self.modules():
+            if isinstance(module, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
+                nn.init.normal_(module.weight, 0.0, 0.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
+                nn.init.normal_(module.weight, 1.0, 0.02)
+                nn.init.zeros_(module.bias)
