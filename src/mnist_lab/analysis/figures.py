@@ -39,7 +39,7 @@ from mnist_lab.plots.curves import (
     metric_vs_value_figure,
     panel_metrics,
 )
-from mnist_lab.plots.images import image_sequence_figure
+from mnist_lab.plots.images import image_sequence_figure, side_by_side_figure
 from mnist_lab.runtime.rundir import DECISION_BOUNDARY_FILE, Run, RunDir, is_bookkeeping
 
 # More lines than this, differing in more than one setting (a search), cannot be told apart:
@@ -88,7 +88,13 @@ def report_figures(
     boundaries = boundaries_figure(runs, labels)
     if boundaries is not None:
         figures["decision_boundaries.png"] = boundaries
-    if not groups and len(keys) == 1 and len({run.value(keys[0]) for run in runs}) > 1:
+    # GANs have no accuracy: a sweep of them (E30) gets no empty accuracy figure
+    accuracies = [run.best_val_acc for run in runs] + [
+        measure(run) for measure in final_accuracies(runs).values() for run in runs
+    ]
+    measured = any(math.isfinite(value) for value in accuracies)
+    swept = len(keys) == 1 and len({run.value(keys[0]) for run in runs}) > 1
+    if not groups and swept and measured:
         file_name = re.sub(r"[^\w-]", "_", keys[0])  # dots and brackets make awkward names
         figures[f"accuracy_vs_{file_name}.png"] = accuracy_figure(runs, keys[0], threshold)
     return figures
@@ -502,14 +508,14 @@ def gan_comparison_figures(runs: Sequence[Run], labels: Sequence[str]) -> dict[s
         last = max(epochs)
         grids.append(plt_image.imread(epochs[last]))
         facts = (
-            f"\n{sum(c >= 0.01 * sum(final.counts) for c in final.counts)} classes, "
-            f"distance {final.feature_distance:.2f}"
+            f": {sum(c >= 0.01 * sum(final.counts) for c in final.counts)} classes, "
+            f"feature distance {final.feature_distance:.1f}"
             if final is not None
             else ""
         )
         captions.append(f"{label}: epoch {last}{facts}")
     if len(grids) >= 2:
-        figures["final_samples_side_by_side.png"] = image_sequence_figure(
-            grids, captions, "Each run's last sample grid", columns=len(grids)
+        figures["final_samples_side_by_side.png"] = side_by_side_figure(
+            grids, captions, "Each run's last sample grid (the judge's verdict on 10,000 samples)"
         )
     return figures

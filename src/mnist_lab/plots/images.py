@@ -278,3 +278,18 @@ def code_manifold_figure(
     ax.set_ylabel("code dimension 2")
     ax.set_title(title)
     return fig
+
+
+def side_by_side_figure(
+    images: Sequence[np.ndarray], captions: Sequence[str], title: str
+) -> Figure:
+    """Rendered figures (e.g. two GANs' last sample grids) in one row, large enough to compare
+    stroke by stroke, each under its wrapped caption."""
+    fig = Figure(figsize=(5.5 * len(images), 6.6), layout="constrained")
+    axes = fig.subplots(1, len(images), squeeze=False)[0]
+    for ax, image, caption in zip(axes, images, captions, strict=True):
+        ax.imshow(image)
+        ax.set_axis_off()
+        ax.set_title("\n".join(textwrap.wrap(caption, 48)), fontsize=11)
+    fig.suptitle(title)
+    return fig
