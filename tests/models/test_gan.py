@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -148,3 +149,45 @@ def test_training_the_judge_says_so_in_one_line(
     assert printed.err == ""
     train_judge(images[:0], labels[:0], num_classes=10, epochs=0)  # an empty one, to load into
     assert capsys.readouterr().out == ""
+
+
+def test_the_judge_notes_the_first_epoch_with_every_class_and_measures_distances(
+    train_config, tmp_path: Path
+) -> None:
+    datamodule = instantiate(train_config("model=gan").data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    test_images, _ = datamodule.splits["test"]
+    judge = ModeCollapse(cache_dir=str(tmp_path), train_epochs=5, num_samples=len(test_images))
+    judge.load_judge(datamodule)
+
+    class Generator:
+        """Stands in for a GAN: one image over and over, then the real test images."""
+
+        def __init__(self) -> None:
+            self.logged: dict[str, float] = {}
+            self.collapsed = True
+
+        def sample(self, count: int) -> torch.Tensor:
+            images = test_images[:1].repeat(count, 1, 1, 1) if self.collapsed else test_images
+            return images[:count]
+
+        def log(self, name: str, value: float) -> None:
+            self.logged[name] = value
+
+    gan = Generator()
+    judge.on_train_epoch_end(SimpleNamespace(current_epoch=0), gan)
+    assert gan.logged["samples/classes_present"] == 1 and judge.epochs_to_all_classes is None
+    collapsed_distance = gan.logged["samples/feature_distance"]
+    gan.collapsed = False
+    for epoch in (1, 2):
+        judge.on_train_epoch_end(SimpleNamespace(current_epoch=epoch), gan)
+    assert gan.logged["samples/classes_present"] == 10
+    assert judge.epochs_to_all_classes == 2  # the first epoch with every class, not the last
+    # the test images themselves are at distance ~0 from the test images; one copied image far
+    assert gan.logged["samples/feature_distance"] < 1e-6 < 1.0 < collapsed_distance
+    assert judge.floor > 0 and 0 < judge.judge_test_acc <= 1
+    # a resumed run still knows it
+    resumed = ModeCollapse()
+    resumed.load_state_dict(judge.state_dict())
+    assert resumed.epochs_to_all_classes == 2
