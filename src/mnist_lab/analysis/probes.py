@@ -80,7 +80,8 @@ def class_histogram(
     counts = torch.bincount(predictions.flatten().cpu(), minlength=num_classes).double()
     fractions = counts / counts.sum().clamp(min=1)
     nonzero = fractions[fractions > 0]
-    entropy = float(-(nonzero * nonzero.log2()).sum())
+    # 0 - x, not -x: a single class would print as -0.00 bits
+    entropy = float(0.0 - (nonzero * nonzero.log2()).sum())
     return entropy, int((fractions >= min_fraction).sum())
 
 
