@@ -128,7 +128,7 @@ CONFIG_CASES = [
     ),
     (
         "train",
-        ["model=conv_gan", "model.net.channels=[8]"],
+        ["model=dcgan", "model.net.channels=[8]"],
         "model.net.channels=[8] is not accepted; expected an integer >= 1",
     ),
     (

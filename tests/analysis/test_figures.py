@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -282,3 +283,46 @@ def test_value_labels_placed_on_top_of_each_other_are_moved_apart() -> None:
     means = {name: [0.97, 0.975] for name in ("best val acc", "test acc", "truth-table acc")}
     figure = metric_vs_value_figure(["a", "b"], means, xlabel="x", min_span=0.02)
     assert len(figure.axes[0].texts) == 6 and _overlapping_labels(figure) == []
+
+
+def _gan_run(path: Path, model: str, seconds: list[float], distances: list[float]) -> None:
+    (path / ".hydra").mkdir(parents=True)
+    (path / ".hydra" / "overrides.yaml").write_text(f"- model={model}\n")
+    (path / ".hydra" / "config.yaml").write_text("seed: 1\n")
+    (path / "csv").mkdir()
+    columns = ["epoch", "step", "time/epoch_s", "samples/feature_distance"]
+    rows = [[e, 10 * e, s, d] for e, (s, d) in enumerate(zip(seconds, distances, strict=True))]
+    with (path / "csv" / "metrics.csv").open("w", newline="") as file:
+        csv.writer(file).writerows([columns, *rows])
+    for epoch in range(1, len(seconds) + 1):
+        fig = Figure(figsize=(1, 1))
+        fig.add_subplot().imshow(np.full((4, 4), epoch))
+        fig.savefig(path / f"samples_epoch_{epoch:03d}.png")
+    counts = [100] * 9 + [0]
+    RunDir(path).write_judged_samples(counts, 0.9861, distances[-1] * 0.9, 0.25)
+    (path / "metrics.json").write_text(json.dumps({"test/feature_distance": distances[-1] * 0.9}))
+
+
+def test_two_gan_runs_get_the_distance_over_time_and_their_last_grids_side_by_side(
+    tmp_path: Path,
+) -> None:
+    _gan_run(tmp_path / "0", "gan", [10.0, 10.0, 10.0, 10.0], [80.0, 40.0, 20.0, 15.0])
+    _gan_run(tmp_path / "1", "dcgan", [20.0, 20.0], [30.0, 5.0])
+    figures = report_figures(find_runs(tmp_path))
+    (ax,) = figures["feature_distance.png"].axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["model=gan"].get_xdata()) == [10.0, 20.0, 30.0, 40.0]  # time, not epochs
+    assert list(lines["model=dcgan"].get_xdata()) == [20.0, 40.0]
+    assert list(lines["model=dcgan"].get_ydata()) == [30.0, 5.0]
+    floor = next(line for name, line in lines.items() if name.startswith("real training"))
+    assert list(floor.get_ydata()) == [0.25, 0.25]
+    # the judge's own accuracy beside the distances it measures
+    assert "judge test acc 0.9861" in figures["feature_distance.png"]._suptitle.get_text()
+    side = figures["final_samples_side_by_side.png"]
+    titles = [a.get_title() for a in side.axes if a.get_title()]
+    assert [title.replace("\n", " ") for title in titles] == [
+        "model=gan: epoch 4: 9 classes, feature distance 13.5",
+        "model=dcgan: epoch 2: 9 classes, feature distance 4.5",
+    ]
+    # GANs have no accuracy to draw against the swept setting
+    assert "accuracy_vs_model.png" not in figures

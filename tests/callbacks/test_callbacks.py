@@ -156,6 +156,9 @@ def test_gan_grids_are_large_labelled_and_at_the_steps_of_the_epoch_scalars(tmp_
     assert steps(events, "train/g_loss") == steps(events, "samples") == [2, 5]
     assert min(events.Images("samples")[0].height, events.Images("samples")[0].width) > 600
     assert (tmp_path / "samples_epoch_002.png").is_file()
+    # the interpolation strip once, when fitting ends, at the last epoch's step
+    assert steps(events, "samples/interpolation") == [5]
+    assert (tmp_path / "interpolation.png").is_file()
 
 
 def test_reconstructions_and_the_projector_follow_the_scalars_steps(tmp_path) -> None:
@@ -174,6 +177,8 @@ def test_reconstructions_and_the_projector_follow_the_scalars_steps(tmp_path) ->
     events = fit_and_test(autoencoder, Images(), callbacks, tmp_path / "tb")
     assert steps(events, "val/loss") == steps(events, "val/reconstructions") == [2, 5]
     assert steps(events, "test/loss") == steps(events, "test/code_vs_pca") == [6]
+    assert steps(events, "test/code_manifold") == [6]
+    assert (tmp_path / "code_manifold.png").is_file()
     # the projector's tensor: the 2-D codes and a zero third column, named so
     config = (tmp_path / "tb" / "projector_config.pbtxt").read_text()
     assert f'tensor_name: "{PROJECTOR_TAG}:00006"' in config and "zero_3rd_column" in PROJECTOR_TAG

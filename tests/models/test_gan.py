@@ -4,26 +4,70 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 from hydra.utils import instantiate
+from torch import nn
 
 from mnist_lab.callbacks import ModeCollapse
 from mnist_lab.models.gan import GAN
 from mnist_lab.models.judge import train_judge
-from mnist_lab.nets.gan import ConvGAN, DenseGAN
+from mnist_lab.nets.gan import DCGAN, DenseGAN
 from mnist_lab.runtime.rundir import RunDir
 from mnist_lab.train import train
 
+ADAM = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
 
-@pytest.mark.parametrize("net_class", [DenseGAN, ConvGAN])
+
+@pytest.mark.parametrize("net_class", [DenseGAN, DCGAN])
 def test_generator_and_discriminator_shapes(net_class) -> None:
     net = net_class(latent_dim=16)
     images = net.generator(torch.randn(4, 16))
     assert images.shape == (4, 1, 28, 28)
     assert images.min() >= -1 and images.max() <= 1  # tanh
     assert net.discriminator(images).shape == (4, 1)
+
+
+def test_the_dcgan_upsamples_with_transposed_convolutions_and_downsamples_with_strides() -> None:
+    net = DCGAN(latent_dim=8, channels=4)
+    shapes, kinds = [], []
+    x = torch.randn(3, 8)
+    for layer in net.generator:
+        x = layer(x)
+        shapes.append(tuple(x.shape[1:]))
+        kinds.append(type(layer))
+    assert shapes == [
+        (8 * 7 * 7,),
+        (8 * 7 * 7,),
+        (8 * 7 * 7,),
+        (8, 7, 7),
+        (4, 14, 14),
+        (4, 14, 14),
+        (4, 14, 14),
+        (1, 28, 28),
+        (1, 28, 28),
+    ]
+    assert kinds.count(nn.ConvTranspose2d) == 2 and kinds[-1] is nn.Tanh
+    assert {nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU} <= set(kinds)
+    strided = [m for m in net.discriminator if isinstance(m, nn.Conv2d)]
+    assert [m.stride for m in strided] == [(2, 2), (2, 2)]
+    assert not any(isinstance(m, nn.MaxPool2d | nn.AvgPool2d) for m in net.discriminator.modules())
+    assert sum(isinstance(m, nn.LeakyReLU) for m in net.discriminator) == 2
+
+
+def test_interpolation_ends_at_the_two_codes_own_images() -> None:
+    torch.manual_seed(0)
+    gan = GAN({"_target_": "mnist_lab.nets.gan.DCGAN", "latent_dim": 8, "channels": 4}, ADAM)
+    gan.net.train()  # the interpolation runs in eval mode (BatchNorm's running statistics)
+    start, end = torch.randn(2, 8)
+    images = gan.interpolate(start, end, steps=10)
+    assert images.shape == (10, 1, 28, 28) and gan.net.training
+    own = gan.sample(2, torch.stack([start, end]))
+    torch.testing.assert_close(images[[0, -1]], own)
+    # the steps in between are new images, not copies of an end
+    assert not torch.allclose(images[4], own[0]) and not torch.allclose(images[4], own[1])
 
 
 def test_one_training_step_moves_both_generator_and_discriminator(train_config) -> None:
@@ -46,12 +90,19 @@ def test_fast_dev_run_of_the_gan(train_config, tmp_path: Path) -> None:
     metrics = train(cfg)
     assert 0 <= metrics["test/class_entropy"] <= 3.33
     assert 1 <= metrics["test/classes_present"] <= 10
-    assert {"train/g_loss", "train/d_loss", "samples/classes_present"} <= set(metrics)
+    per_epoch = {"samples/classes_present", "samples/feature_distance"}
+    assert {"train/g_loss", "train/d_loss", *per_epoch} <= set(metrics)
     assert (tmp_path / "run" / "samples_epoch_001.png").is_file()
-    # the final histogram's counts and the judge's own test accuracy, for the report
-    counts, judge_test_acc = RunDir(tmp_path / "run").judged_samples()
-    assert len(counts) == 10 and sum(counts) == cfg.callbacks.mode_collapse.num_samples
-    assert 0 <= judge_test_acc <= 1
+    assert (tmp_path / "run" / "interpolation.png").is_file()
+    # the final histogram's counts, distances and the judge's own test accuracy, for the report
+    judged = RunDir(tmp_path / "run").judged_samples()
+    assert len(judged.counts) == 10
+    assert sum(judged.counts) == cfg.callbacks.mode_collapse.final_samples
+    assert judged.judge_test_acc == pytest.approx(metrics["test/judge_acc"])
+    assert 0 <= judged.judge_test_acc <= 1
+    assert judged.feature_distance == pytest.approx(metrics["test/feature_distance"])
+    # one training step draws noise, far from the real images' features
+    assert judged.feature_distance > 10 * judged.feature_distance_floor
 
 
 def test_mode_collapse_measure_sees_ten_classes_in_real_images_and_one_in_copies(
@@ -98,3 +149,45 @@ def test_training_the_judge_says_so_in_one_line(
     assert printed.err == ""
     train_judge(images[:0], labels[:0], num_classes=10, epochs=0)  # an empty one, to load into
     assert capsys.readouterr().out == ""
+
+
+def test_the_judge_notes_the_first_epoch_with_every_class_and_measures_distances(
+    train_config, tmp_path: Path
+) -> None:
+    datamodule = instantiate(train_config("model=gan").data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    test_images, _ = datamodule.splits["test"]
+    judge = ModeCollapse(cache_dir=str(tmp_path), train_epochs=5, num_samples=len(test_images))
+    judge.load_judge(datamodule)
+
+    class Generator:
+        """Stands in for a GAN: one image over and over, then the real test images."""
+
+        def __init__(self) -> None:
+            self.logged: dict[str, float] = {}
+            self.collapsed = True
+
+        def sample(self, count: int) -> torch.Tensor:
+            images = test_images[:1].repeat(count, 1, 1, 1) if self.collapsed else test_images
+            return images[:count]
+
+        def log(self, name: str, value: float) -> None:
+            self.logged[name] = value
+
+    gan = Generator()
+    judge.on_train_epoch_end(SimpleNamespace(current_epoch=0), gan)
+    assert gan.logged["samples/classes_present"] == 1 and judge.epochs_to_all_classes is None
+    collapsed_distance = gan.logged["samples/feature_distance"]
+    gan.collapsed = False
+    for epoch in (1, 2):
+        judge.on_train_epoch_end(SimpleNamespace(current_epoch=epoch), gan)
+    assert gan.logged["samples/classes_present"] == 10
+    assert judge.epochs_to_all_classes == 2  # the first epoch with every class, not the last
+    # the test images themselves are at distance ~0 from the test images; one copied image far
+    assert gan.logged["samples/feature_distance"] < 1e-6 < 1.0 < collapsed_distance
+    assert judge.floor > 0 and 0 < judge.judge_test_acc <= 1
+    # a resumed run still knows it
+    resumed = ModeCollapse()
+    resumed.load_state_dict(judge.state_dict())
+    assert resumed.epochs_to_all_classes == 2

@@ -43,7 +43,7 @@ EVERY_KIND = {
             ["model=gan"],
             {"model.net.latent_dim", "model.net.generator_dims", "model.net.discriminator_dims"},
         ),
-        (["model=conv_gan"], {"model.net.latent_dim", "model.net.channels"}),
+        (["model=dcgan"], {"model.net.latent_dim", "model.net.channels"}),
         (["data=toy2d", "data.name=gate_xor"], {"model.net.hidden_dims"}),
     ],
 )
@@ -62,7 +62,7 @@ def test_every_model_kind_gets_the_same_core_keys_typed_and_without_none(
     if "model.net.hidden_dims" in row:
         assert re.fullmatch(r"\[[0-9,]*\]", row["model.net.hidden_dims"])
     # the GANs' optimizer has no weight decay: left out, not shown as 'None'
-    gan = overrides[0] in ("model=gan", "model=conv_gan")
+    gan = overrides[0] in ("model=gan", "model=dcgan")
     assert ("model.optimizer.weight_decay" in row) is not gan
 
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from matplotlib import image as plt_image
 from matplotlib.figure import Figure
 from omegaconf import OmegaConf
@@ -31,13 +32,14 @@ from mnist_lab.analysis.tables import (
 from mnist_lab.plots.curves import (
     class_counts_figure,
     dead_units_figure,
+    feature_distance_figure,
     learning_curve_panels,
     learning_curves_figure,
     metric_curves_figure,
     metric_vs_value_figure,
     panel_metrics,
 )
-from mnist_lab.plots.images import image_sequence_figure
+from mnist_lab.plots.images import image_sequence_figure, side_by_side_figure
 from mnist_lab.runtime.rundir import DECISION_BOUNDARY_FILE, Run, RunDir, is_bookkeeping
 
 # More lines than this, differing in more than one setting (a search), cannot be told apart:
@@ -82,10 +84,17 @@ def report_figures(
     for run in runs:
         prefix = "" if len(runs) == 1 else f"{run.name}_"
         figures.update({prefix + name: fig for name, fig in gan_figures(run).items()})
+    figures.update(gan_comparison_figures(runs, labels))
     boundaries = boundaries_figure(runs, labels)
     if boundaries is not None:
         figures["decision_boundaries.png"] = boundaries
-    if not groups and len(keys) == 1 and len({run.value(keys[0]) for run in runs}) > 1:
+    # GANs have no accuracy: a sweep of them (E30) gets no empty accuracy figure
+    accuracies = [run.best_val_acc for run in runs] + [
+        measure(run) for measure in final_accuracies(runs).values() for run in runs
+    ]
+    measured = any(math.isfinite(value) for value in accuracies)
+    swept = len(keys) == 1 and len({run.value(keys[0]) for run in runs}) > 1
+    if not groups and swept and measured:
         file_name = re.sub(r"[^\w-]", "_", keys[0])  # dots and brackets make awkward names
         figures[f"accuracy_vs_{file_name}.png"] = accuracy_figure(runs, keys[0], threshold)
     return figures
@@ -428,13 +437,19 @@ def gan_figures(run: Run, most_grids: int = 10) -> dict[str, Figure]:
         )
     judged = RunDir(run.path).judged_samples()
     if judged is not None:
-        counts, judge_test_acc = judged
+        counts = judged.counts
         present = sum(count >= 0.01 * sum(counts) for count in counts)  # as `class_histogram`
+        distance = (
+            ""
+            if math.isnan(judged.feature_distance)
+            else f"; feature distance {judged.feature_distance:.2f} "
+            f"(real training images: {judged.feature_distance_floor:.2f})"
+        )
         figures["judged_classes.png"] = class_counts_figure(
             counts,
-            judge_test_acc,
+            judged.judge_test_acc,
             f"Final samples by class as the judge labels them: {present} of {len(counts)} "
-            "classes present (1% or more each)",
+            f"classes present (1% or more each){distance}",
         )
     grids = list(RunDir(run.path).sample_grids().items())
     if grids:
@@ -450,5 +465,57 @@ def gan_figures(run: Run, most_grids: int = 10) -> dict[str, Figure]:
             [plt_image.imread(path) for _, path in chosen],
             [f"epoch {epoch}" for epoch, _ in chosen],
             "Samples from the same latent vectors as training goes on",
+        )
+    return figures
+
+
+def gan_comparison_figures(runs: Sequence[Run], labels: Sequence[str]) -> dict[str, Figure]:
+    """For two GAN runs or more (E30's dense GAN and DCGAN at equal time): the feature distance
+    against training time, and each run's last sample grid side by side."""
+    judged = [
+        (label, run)
+        for label, run in zip(labels, runs, strict=True)
+        if run.curves.get("samples/feature_distance")
+    ]
+    if len(judged) < 2:
+        return {}
+    series = [
+        (
+            label,
+            np.cumsum(run.curves["time/epoch_s"]).tolist(),
+            run.curves["samples/feature_distance"],
+        )
+        for label, run in judged
+        if len(run.curves.get("time/epoch_s", [])) == len(run.curves["samples/feature_distance"])
+    ]
+    finals = [RunDir(run.path).judged_samples() for _, run in judged]
+    known = [final for final in finals if final is not None]
+    floor = known[0].feature_distance_floor if known else math.nan
+    accuracy = f"; judge test acc {known[0].judge_test_acc:.4f}" if known else ""
+    figures = {
+        "feature_distance.png": feature_distance_figure(
+            series,
+            floor,
+            f"Generated vs test images: Fréchet distance in the judge's features after each "
+            f"epoch{accuracy}",
+        )
+    }
+    grids, captions = [], []
+    for (label, run), final in zip(judged, finals, strict=True):
+        epochs = RunDir(run.path).sample_grids()
+        if not epochs:
+            continue
+        last = max(epochs)
+        grids.append(plt_image.imread(epochs[last]))
+        facts = (
+            f": {sum(c >= 0.01 * sum(final.counts) for c in final.counts)} classes, "
+            f"feature distance {final.feature_distance:.1f}"
+            if final is not None
+            else ""
+        )
+        captions.append(f"{label}: epoch {last}{facts}")
+    if len(grids) >= 2:
+        figures["final_samples_side_by_side.png"] = side_by_side_figure(
+            grids, captions, "Each run's last sample grid (the judge's verdict on 10,000 samples)"
         )
     return figures

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
@@ -78,5 +80,36 @@ def class_histogram(
     counts = torch.bincount(predictions.flatten().cpu(), minlength=num_classes).double()
     fractions = counts / counts.sum().clamp(min=1)
     nonzero = fractions[fractions > 0]
-    entropy = float(-(nonzero * nonzero.log2()).sum())
+    # 0 - x, not -x: a single class would print as -0.00 bits
+    entropy = float(0.0 - (nonzero * nonzero.log2()).sum())
     return entropy, int((fractions >= min_fraction).sum())
+
+
+def gaussian_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, covariance) of feature vectors [n, d], in float64: what a Fréchet distance needs."""
+    features = np.asarray(features, dtype=np.float64)
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(
+    mean_a: np.ndarray, cov_a: np.ndarray, mean_b: np.ndarray, cov_b: np.ndarray
+) -> float:
+    """Fréchet distance between the Gaussians N(mean_a, cov_a) and N(mean_b, cov_b):
+    |mean_a - mean_b|^2 + tr(cov_a + cov_b - 2 (cov_a cov_b)^(1/2)), as FID computes it.
+
+    A singular product (a feature that never fires, say) can make the square root fail: it is
+    then taken with 1e-6 on both diagonals, as the reference FID code does. Rounding leaves
+    tiny imaginary parts, and a distance of identical sets a hair below zero: both dropped.
+    """
+    from scipy import linalg
+
+    with warnings.catch_warnings():
+        # A feature that never fires makes the product singular; its root is still exact.
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        root = linalg.sqrtm(cov_a @ cov_b)
+    if not np.isfinite(root).all():
+        offset = 1e-6 * np.eye(len(cov_a))
+        root = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+    difference = mean_a - mean_b
+    distance = difference @ difference + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(root.real)
+    return max(float(distance), 0.0)

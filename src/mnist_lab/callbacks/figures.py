@@ -21,10 +21,12 @@ from mnist_lab.callbacks._publish import (
 )
 from mnist_lab.nets.layers import evaluation_mode
 from mnist_lab.plots.images import (
+    code_manifold_figure,
     confusion_matrix_figure,
     decision_boundary_figure,
     embedding_comparison_figure,
     image_grid,
+    interpolation_figure,
     reconstruction_figure,
 )
 from mnist_lab.runtime.rundir import DECISION_BOUNDARY_FILE, SAMPLES_PATTERN
@@ -175,14 +177,24 @@ class CodeEmbedding(L.Callback):
     `test/knn_acc_pca`), the scatter plots are saved as `code_vs_pca.png` (the faithful view),
     and the codes go to TensorBoard's projector with label metadata and the digits as sprites,
     padded with a zero third column (`PROJECTOR_TAG`): the projector draws no point of a
-    2-column tensor (TensorBoard issue #1204).
+    2-column tensor (TensorBoard issue #1204). Then the code plane itself: a `manifold_size`
+    x `manifold_size` grid of codes over the middle 98% of the test codes, each decoded
+    (`code_manifold.png`, the classic "manifold" picture; 0: none).
     """
 
-    def __init__(self, output_dir: str | None = None, num_points: int = 5000, seed: int = 0):
+    def __init__(
+        self,
+        output_dir: str | None = None,
+        num_points: int = 5000,
+        seed: int = 0,
+        manifold_size: int = 15,
+    ):
         self.output_dir = output_dir
         self.num_points = num_points
         self.seed = seed
+        self.manifold_size = manifold_size
         self.path: Path | None = None
+        self.manifold_path: Path | None = None
 
     @torch.no_grad()
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -230,6 +242,30 @@ class CodeEmbedding(L.Callback):
                 global_step=logged_step(trainer),
                 tag=PROJECTOR_TAG,
             )
+        if self.manifold_size > 0:
+            self._draw_manifold(trainer, pl_module, codes)
+
+    def _draw_manifold(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, codes: np.ndarray
+    ) -> None:
+        # Percentiles, not the extremes: a few far-out codes would leave most tiles empty.
+        low, high = np.percentile(codes, [1, 99], axis=0)
+        xs = np.linspace(low[0], high[0], self.manifold_size)
+        ys = np.linspace(low[1], high[1], self.manifold_size)
+        grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)  # row i: ys[i]
+        with evaluation_mode(pl_module):
+            grid_codes = torch.as_tensor(grid, dtype=torch.float32, device=pl_module.device)
+            images = pl_module.net.decode(grid_codes).cpu().numpy()
+        fig = code_manifold_figure(
+            images.reshape(self.manifold_size, self.manifold_size, *images.shape[1:]),
+            xs.tolist(),
+            ys.tolist(),
+            f"The 2-D code plane decoded: {self.manifold_size}x{self.manifold_size} codes over "
+            "the middle 98% of the test codes",
+        )
+        self.manifold_path = publish_figure(
+            fig, self.output_dir, "code_manifold.png", trainer, "test/code_manifold"
+        )
 
 
 class GeneratedSamples(L.Callback):
@@ -237,11 +273,25 @@ class GeneratedSamples(L.Callback):
 
     Saved as `samples_epoch_001.png`, `samples_epoch_002.png`, ... in the run dir, so the files
     show one generator improving, and sent to TensorBoard as `samples` at the epoch's step.
+    When fitting ends, `interpolation.png` (TensorBoard: `samples/interpolation`): for each of
+    `interpolation_rows` pairs of random codes (seeded by `seed`), the images of
+    `interpolation_steps` codes on the line between them.
     """
 
-    def __init__(self, output_dir: str | None = None, columns: int = 8) -> None:
+    def __init__(
+        self,
+        output_dir: str | None = None,
+        columns: int = 8,
+        interpolation_rows: int = 6,
+        interpolation_steps: int = 10,
+        seed: int = 0,
+    ) -> None:
         self.output_dir = output_dir
         self.columns = columns
+        self.interpolation_rows = interpolation_rows
+        self.interpolation_steps = interpolation_steps
+        self.seed = seed
+        self.path: Path | None = None
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
@@ -255,4 +305,23 @@ class GeneratedSamples(L.Callback):
         ax.set_title(f"GAN samples from a fixed latent batch, after epoch {epoch}")
         publish_figure(
             fig, self.output_dir, SAMPLES_PATTERN.format(epoch=epoch), trainer, "samples"
+        )
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or self.interpolation_rows < 1:
+            return
+        # Their own stream: the codes are the same whichever epoch the run stopped at.
+        generator = torch.Generator().manual_seed(self.seed)
+        codes = torch.randn(
+            self.interpolation_rows, 2, pl_module.net.latent_dim, generator=generator
+        )
+        rows = [pl_module.interpolate(*pair, self.interpolation_steps) for pair in codes]
+        epochs = trainer.current_epoch
+        fig = interpolation_figure(
+            torch.stack(rows).cpu().numpy(),
+            f"Between two random codes z1 (left) and z2 (right), after {epochs} epoch"
+            f"{'s' * (epochs != 1)}",
+        )
+        self.path = publish_figure(
+            fig, self.output_dir, "interpolation.png", trainer, "samples/interpolation"
         )

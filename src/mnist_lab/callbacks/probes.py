@@ -7,12 +7,19 @@ import math
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
-from torch import nn
+from torch import Tensor
 from torch.nn.utils import parameters_to_vector
 
-from mnist_lab.analysis.probes import class_histogram, dead_relu_units
-from mnist_lab.models.judge import train_judge
+from mnist_lab.analysis.probes import (
+    class_histogram,
+    dead_relu_units,
+    frechet_distance,
+    gaussian_statistics,
+)
+from mnist_lab.models.judge import judge_features, train_judge
+from mnist_lab.nets.cnn import CNN
 from mnist_lab.runtime.rundir import TRAJECTORY_FILE, RunDir
 
 
@@ -104,15 +111,23 @@ class ParameterTrajectory(L.Callback):
 
 
 class ModeCollapse(L.Callback):
-    """Measures mode collapse: a classifier labels `num_samples` generated images each epoch.
+    """The GAN judge: a classifier labels generated images, and its features measure them.
 
-    Logs the entropy of the predicted-class histogram (`samples/class_entropy`, in bits; 3.32
-    for ten equally frequent classes) and the classes present (`samples/classes_present`), and
-    the same as `test/...` after testing. The classifier is trained on the run's training split
-    the first time and cached in `cache_dir` under the dataset's name and data dir, or loaded
-    from `classifier_path` (a file this callback saved before). After testing, with an
-    `output_dir`, the final class counts and the classifier's own test accuracy are saved for
-    the report's histogram (`judged_samples.json`).
+    After each training epoch, `num_samples` fresh samples give the entropy of the predicted-
+    class histogram (`samples/class_entropy`, in bits; 3.32 for ten equally frequent classes),
+    the classes present (`samples/classes_present`) and the Fréchet distance between their
+    judge features and those of the first `reference_size` test images
+    (`samples/feature_distance`; fewer samples than at the end, so a little higher for the
+    same generator). After testing, the same on `final_samples` samples as `test/...`, with
+    `test/judge_acc` (the judge's own accuracy on those test images), the floor
+    `test/feature_distance_floor` (the distance of `reference_size` real training images) and
+    `test/epochs_to_all_classes` (the first epoch whose samples had every class, when one did);
+    with an `output_dir`, `judged_samples.json` keeps the final counts and distances for the
+    report.
+
+    The classifier is trained on the run's training split the first time and cached in
+    `cache_dir` under the dataset's name and data dir, or loaded from `classifier_path` (a file
+    this callback saved before).
     """
 
     def __init__(
@@ -120,6 +135,8 @@ class ModeCollapse(L.Callback):
         cache_dir: str | None = None,
         classifier_path: str | None = None,
         num_samples: int = 1000,
+        final_samples: int = 10000,
+        reference_size: int = 10000,
         train_epochs: int = 1,
         output_dir: str | None = None,
     ) -> None:
@@ -127,12 +144,20 @@ class ModeCollapse(L.Callback):
         self.cache_dir = cache_dir
         self.classifier_path = classifier_path
         self.num_samples = num_samples
+        self.final_samples = final_samples
+        self.reference_size = reference_size
         self.train_epochs = train_epochs
-        self.judge: nn.Module | None = None
+        self.judge: CNN | None = None
         self.num_classes = 10
+        # the test images' feature mean and covariance, which every distance is measured to
+        self.reference: tuple[np.ndarray, np.ndarray] | None = None
+        self.judge_test_acc = math.nan
+        self.floor = math.nan
+        self.epochs_to_all_classes: int | None = None
 
-    def load_judge(self, datamodule: L.LightningDataModule) -> nn.Module:
-        """The cached classifier for this dataset, trained and saved first when there is none."""
+    def load_judge(self, datamodule: L.LightningDataModule) -> CNN:
+        """The cached classifier for this dataset (trained and saved first when there is none),
+        with the test images' features measured for the distances to come."""
         images, labels = datamodule.on_device("train")
         self.num_classes = datamodule.num_classes
         path = Path(self.classifier_path) if self.classifier_path else None
@@ -146,45 +171,96 @@ class ModeCollapse(L.Callback):
             judge = train_judge(images[:0], labels[:0], self.num_classes, epochs=0)
             judge.load_state_dict(torch.load(path, map_location=images.device))
             self.judge = judge.eval()
-            return self.judge
-        self.judge = train_judge(images, labels, self.num_classes, self.train_epochs, saved_to=path)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(self.judge.state_dict(), path)
+        else:
+            self.judge = train_judge(
+                images, labels, self.num_classes, self.train_epochs, saved_to=path
+            )
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                torch.save(self.judge.state_dict(), path)
+        self._measure_reference(datamodule)
         return self.judge
 
-    @torch.no_grad()
-    def labels(self, images: torch.Tensor) -> torch.Tensor:
-        """The judge's label for each of `images` in [0, 1]."""
-        return torch.cat(
-            [self.judge(chunk).argmax(1) for chunk in images.split(1000)]  # type: ignore[misc]
-        )
+    def _measure_reference(self, datamodule: L.LightningDataModule) -> None:
+        """The test images' feature statistics, the judge's accuracy on them, and the floor:
+        the distance of as many real training images (chosen at random, always the same)."""
+        images, truth = datamodule.on_device("test")
+        images, truth = images[: self.reference_size], truth[: self.reference_size]
+        features, predicted = judge_features(self.judge, images)
+        self.judge_test_acc = float((predicted == truth).double().mean())
+        self.reference = gaussian_statistics(features.cpu().numpy())
+        train_images, _ = datamodule.on_device("train")
+        chosen = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(0))
+        chosen = chosen[: self.reference_size].to(train_images.device)
+        self.floor = self.feature_distance(judge_features(self.judge, train_images[chosen])[0])
+        if datamodule.ranks()[0] == 0:
+            print(
+                f"GAN judge: test accuracy {self.judge_test_acc:.4f} on {len(truth):,} test "
+                f"images; feature distance of {len(chosen):,} real training images to them "
+                f"(the floor): {self.floor:.3f}",
+                flush=True,
+            )
+
+    def feature_distance(self, features: torch.Tensor) -> float:
+        """Fréchet distance between judge features [n, d] and the test images' features."""
+        assert self.reference is not None, "load_judge first"
+        return frechet_distance(*gaussian_statistics(features.cpu().numpy()), *self.reference)
 
     def measure(self, images: torch.Tensor) -> tuple[float, int]:
         """(entropy in bits, classes present) of the judge's labels for `images` in [0, 1]."""
-        return class_histogram(self.labels(images), self.num_classes)
+        return class_histogram(judge_features(self.judge, images)[1], self.num_classes)
 
-    def _log(self, pl_module: L.LightningModule, prefix: str) -> torch.Tensor:
-        """Logs the measures of a fresh batch of samples; returns the judge's labels of it."""
-        predictions = self.labels(pl_module.sample(self.num_samples))
-        entropy, present = class_histogram(predictions, self.num_classes)
+    def _log(
+        self, pl_module: L.LightningModule, prefix: str, count: int
+    ) -> tuple[float, int, float, Tensor]:
+        """Logs the measures of `count` fresh samples; returns them (entropy, classes present,
+        feature distance) and the judge's labels."""
+        # Drawn in chunks: 10,000 DCGAN samples at once would hold ~250 MB of activations.
+        sizes = [min(1000, count - start) for start in range(0, count, 1000)]
+        features, labels = judge_features(
+            self.judge, torch.cat([pl_module.sample(size) for size in sizes])
+        )
+        entropy, present = class_histogram(labels, self.num_classes)
+        distance = self.feature_distance(features)
         pl_module.log(f"{prefix}/class_entropy", entropy)
         pl_module.log(f"{prefix}/classes_present", float(present))
-        return predictions
+        pl_module.log(f"{prefix}/feature_distance", distance)
+        return entropy, present, distance, labels
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.load_judge(trainer.datamodule)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._log(pl_module, "samples")
+        _, present, _, _ = self._log(pl_module, "samples", self.num_samples)
+        if present == self.num_classes and self.epochs_to_all_classes is None:
+            self.epochs_to_all_classes = trainer.current_epoch + 1
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.judge is None:
             self.load_judge(trainer.datamodule)
-        predictions = self._log(pl_module, "test")
-        if self.output_dir and trainer.is_global_zero:
-            # A histogram means little without how often the judge itself is right.
-            images, truth = trainer.datamodule.on_device("test")
-            accuracy = float((self.labels(images) == truth).double().mean())
-            counts = torch.bincount(predictions.cpu(), minlength=self.num_classes)
-            RunDir(self.output_dir).write_judged_samples(counts.tolist(), accuracy)
+        entropy, present, distance, labels = self._log(pl_module, "test", self.final_samples)
+        # Every judged number is only as good as the judge: its accuracy goes beside them.
+        pl_module.log("test/judge_acc", self.judge_test_acc)
+        pl_module.log("test/feature_distance_floor", self.floor)
+        if self.epochs_to_all_classes is not None:
+            pl_module.log("test/epochs_to_all_classes", float(self.epochs_to_all_classes))
+        if not trainer.is_global_zero:
+            return
+        print(
+            f"GAN judge (test accuracy {self.judge_test_acc:.4f}): {self.final_samples:,} "
+            f"samples, {present} of {self.num_classes} classes, entropy {entropy:.2f} bits, "
+            f"feature distance {distance:.3f} (floor {self.floor:.3f})",
+            flush=True,
+        )
+        if self.output_dir:
+            counts = torch.bincount(labels.cpu(), minlength=self.num_classes)
+            RunDir(self.output_dir).write_judged_samples(
+                counts.tolist(), self.judge_test_acc, distance, self.floor
+            )
+
+    def state_dict(self) -> dict[str, int | None]:
+        # A resumed run still knows when its samples first had every class.
+        return {"epochs_to_all_classes": self.epochs_to_all_classes}
+
+    def load_state_dict(self, state_dict: dict[str, int | None]) -> None:
+        self.epochs_to_all_classes = state_dict.get("epochs_to_all_classes")

@@ -58,6 +58,15 @@ class GAN(L.LightningModule):
         with evaluation_mode(self.net):
             return self(latent)
 
+    @torch.no_grad()
+    def interpolate(self, start: torch.Tensor, end: torch.Tensor, steps: int = 10) -> torch.Tensor:
+        """Images [steps, c, h, w] of the codes on the straight line from latent `start` to `end`
+        ([latent_dim] each), both ends included: how smoothly the generator maps its space."""
+        weights = torch.linspace(0, 1, steps, device=self.device)[:, None]
+        return self.sample(
+            steps, (1 - weights) * start.to(self.device) + weights * end.to(self.device)
+        )
+
     def _discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         real_logits = self.net.discriminator(real)
         fake_logits = self.net.discriminator(fake)

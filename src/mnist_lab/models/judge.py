@@ -1,4 +1,6 @@
-"""The GAN judge: a small CNN classifier that labels generated images for `ModeCollapse`."""
+"""The GAN judge: a small CNN classifier that labels generated images for `ModeCollapse`, and
+whose penultimate layer gives the features a Fréchet distance compares (FID without Inception:
+nothing to download, and features made for digits)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,24 @@ from torch import nn
 from mnist_lab.nets.cnn import CNN
 
 BATCH_SIZE = 128
+
+
+@torch.no_grad()
+def judge_features(
+    judge: CNN, images: torch.Tensor, chunk: int = 1000
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(penultimate-layer features [n, d], predicted labels [n]) of `images` in [0, 1].
+
+    One pass gives both: the features are the head's last hidden layer (after its ReLU), the
+    labels the argmax of the logits the final Linear layer makes of them.
+    """
+    hidden, classify = judge.head[:-1], judge.head[-1]
+    features, labels = [], []
+    for part in images.split(chunk):
+        vectors = hidden(judge.features(part))
+        features.append(vectors)
+        labels.append(classify(vectors).argmax(1))
+    return torch.cat(features), torch.cat(labels)
 
 
 def _step(judge: nn.Module, optimizer: torch.optim.Optimizer, images, labels) -> None:
@@ -44,7 +64,7 @@ def train_judge(
     epochs: int = 1,
     seed: int = 0,
     saved_to: Path | None = None,
-) -> nn.Module:
+) -> CNN:
     """A small CNN classifier trained in a plain loop (a nested Trainer would log into the run).
 
     Its own seeded random stream: the run's generator must not depend on whether the judge

@@ -1,7 +1,7 @@
 """GAN networks: a generator from a latent vector to an image and a discriminator to a logit.
 
 Each class holds the pair as `generator` and `discriminator`, so one config node builds both
-and the GAN recipe can swap dense for convolutional. Images are in [-1, 1] (tanh output).
+and the GAN recipe can swap the dense pair for the DCGAN. Images are in [-1, 1] (tanh output).
 """
 
 from __future__ import annotations
@@ -43,16 +43,20 @@ class DenseGAN(nn.Module):
         self.discriminator = nn.Sequential(nn.Flatten(), *hidden, nn.Linear(width, 1))
 
 
-class ConvGAN(nn.Module):
-    """DCGAN-style: the generator upsamples 7x7 -> 14x14 -> 28x28 with transposed convolutions
-    (BatchNorm, ReLU); the discriminator halves the size twice with strided convolutions
-    (LeakyReLU). For 28x28 images.
+class DCGAN(nn.Module):
+    """DCGAN (Radford et al. 2016) for 28x28 images, with every layer's shape in view.
+
+    Generator: latent -> Linear to (2c, 7, 7) -> BatchNorm, ReLU -> ConvTranspose 4x4 stride 2
+    to (c, 14, 14) -> BatchNorm, ReLU -> ConvTranspose 4x4 stride 2 to (1, 28, 28) -> tanh.
+    Discriminator: image -> Conv 4x4 stride 2 to (c, 14, 14) -> LeakyReLU(0.2) -> Conv 4x4
+    stride 2 to (2c, 7, 7) -> LeakyReLU(0.2) -> Linear to 1 logit. Strided convolutions
+    instead of pooling, as the paper has it; c is `channels`.
     """
 
     def __init__(
         self,
         input_shape: Sequence[int] = (1, 28, 28),
-        num_classes: int = 10,
+        num_classes: int = 10,  # the lab passes it to every net; this GAN is unconditional
         latent_dim: int = 64,
         channels: int = 64,
     ) -> None:
@@ -60,6 +64,7 @@ class ConvGAN(nn.Module):
         self.latent_dim = latent_dim
         image_channels = input_shape[0]
         wide = 2 * channels
+        # No bias before BatchNorm: its mean subtraction cancels one.
         self.generator = nn.Sequential(
             nn.Linear(latent_dim, wide * 7 * 7, bias=False),
             nn.BatchNorm1d(wide * 7 * 7),
@@ -79,3 +84,12 @@ class ConvGAN(nn.Module):
             nn.Flatten(),
             nn.Linear(wide * 7 * 7, 1),
         )
+        # The paper's initialisation: weights N(0, 0.02^2), BatchNorm scales N(1, 0.02^2).
+        for module in self.modules():
+            if isinstance(module, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
+                nn.init.normal_(module.weight, 0.0, 0.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
+                nn.init.normal_(module.weight, 1.0, 0.02)
+                nn.init.zeros_(module.bias)

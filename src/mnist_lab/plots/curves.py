@@ -592,3 +592,35 @@ def class_counts_figure(counts: Sequence[int], judge_test_acc: float, title: str
     ax.set_ylim(0, 1.3 * max(max(counts), 1))  # room above the bars for the two notes
     ax.set_title("\n".join(textwrap.wrap(title, 75)))
     return fig
+
+
+def feature_distance_figure(
+    series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+    floor: float,
+    title: str,
+) -> Figure:
+    """Feature distance against training time, one line per run (label, seconds, distances;
+    runs of one label share a colour), with the distance of real images as the floor."""
+    fig = Figure(figsize=(7.5, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    labels = list(dict.fromkeys(label for label, _, _ in series))
+    colors = dict(zip(labels, _series_colors(len(labels)), strict=True))
+    for index, (label, seconds, distances) in enumerate(series):
+        first = index == next(i for i, (name, _, _) in enumerate(series) if name == label)
+        ax.plot(
+            seconds,
+            distances,
+            marker="o",
+            markersize=4,
+            color=colors[label],
+            label=label if first else None,  # one legend entry per label, not per seed
+        )
+    if np.isfinite(floor):
+        ax.axhline(floor, color="gray", ls="--", lw=1, label=f"real training images ({floor:.2f})")
+    ax.set_yscale("log")  # early epochs are orders of magnitude above the last ones
+    ax.set_xlim(left=0)
+    ax.set_xlabel("training time (s, each point the end of an epoch)")
+    ax.set_ylabel("Fréchet distance in the judge's features (log scale)")
+    ax.grid(alpha=0.3, which="both")
+    _add_legend(fig, title)
+    return fig

@@ -1,4 +1,5 @@
-"""Figures of images and points: confusion matrix, sample grids, reconstructions, 2-D data."""
+"""Figures of images and points: confusion matrix, sample grids, reconstructions, 2-D data,
+a GAN's latent interpolations and a 2-D code plane decoded."""
 
 from __future__ import annotations
 
@@ -224,4 +225,71 @@ def decision_boundary_figure(
     ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
     if title:
         ax.set_title("\n".join(textwrap.wrap(title, 60)))
+    return fig
+
+
+def interpolation_figure(images: np.ndarray, title: str) -> Figure:
+    """Rows of generated images [rows, steps, (1,) h, w] in [0, 1], each row the straight line
+    between two latent codes, their own images at the two ends."""
+    images = np.asarray(images)
+    rows, steps = images.shape[:2]
+    height, width = images.shape[-2:]
+    fig = Figure(figsize=(0.85 * steps + 0.6, 0.85 * rows + 0.9), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(image_grid(images.reshape(rows * steps, height, width), steps), cmap="gray")
+    centres = (np.arange(steps) * (width + 2) + width / 2).tolist()  # image_grid's 2-pixel gap
+    ax.set_xticks(centres, [f"{t:.2f}" for t in np.linspace(0, 1, steps)], fontsize=8)
+    ax.set_yticks([])
+    ax.set_xlabel("t: the code (1 - t) z1 + t z2")
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(title)
+    return fig
+
+
+def code_manifold_figure(
+    images: np.ndarray, xs: Sequence[float], ys: Sequence[float], title: str
+) -> Figure:
+    """A decoder's images of a grid of 2-D codes [len(ys), len(xs), (1,) h, w] (row i decodes
+    code (xs[j], ys[i])), tiled edge to edge on axes in code units, high y on top."""
+    images = np.asarray(images)
+    rows, columns = images.shape[:2]
+    height, width = images.shape[-2:]
+    tiles = images[::-1].reshape(rows * columns, height, width)  # the highest y drawn on top
+    step_x = (xs[-1] - xs[0]) / max(columns - 1, 1)
+    step_y = (ys[-1] - ys[0]) / max(rows - 1, 1)
+    extent = (
+        xs[0] - step_x / 2,
+        xs[-1] + step_x / 2,
+        ys[0] - step_y / 2,
+        ys[-1] + step_y / 2,
+    )
+    fig = Figure(figsize=(7.5, 7.8), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(
+        image_grid(tiles, columns, gap=0),
+        cmap="gray",
+        vmin=0,
+        vmax=1,
+        extent=extent,
+        aspect="auto",
+    )
+    ax.set_xlabel("code dimension 1")
+    ax.set_ylabel("code dimension 2")
+    ax.set_title(title)
+    return fig
+
+
+def side_by_side_figure(
+    images: Sequence[np.ndarray], captions: Sequence[str], title: str
+) -> Figure:
+    """Rendered figures (e.g. two GANs' last sample grids) in one row, large enough to compare
+    stroke by stroke, each under its wrapped caption."""
+    fig = Figure(figsize=(5.5 * len(images), 6.6), layout="constrained")
+    axes = fig.subplots(1, len(images), squeeze=False)[0]
+    for ax, image, caption in zip(axes, images, captions, strict=True):
+        ax.imshow(image)
+        ax.set_axis_off()
+        ax.set_title("\n".join(textwrap.wrap(caption, 48)), fontsize=11)
+    fig.suptitle(title)
     return fig

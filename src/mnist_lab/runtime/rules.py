@@ -53,7 +53,7 @@ SCRATCH_MODELS = ("softmax_regression", "two_layer")
 MNIST_DATA_MODULE = "mnist_lab.data.datamodule.MNISTDataModule"
 TOY_DATA_MODULE = "mnist_lab.data.toy2d.Toy2DDataModule"
 CNN_NET = "mnist_lab.nets.cnn.CNN"
-CONV_GAN_NET = "mnist_lab.nets.gan.ConvGAN"
+DCGAN_NET = "mnist_lab.nets.gan.DCGAN"
 # MNIST and Fashion-MNIST images, as the data module hands them to a net (channels, height, width)
 IMAGE_SHAPE = (1, 28, 28)
 
@@ -275,7 +275,7 @@ _NET_SETTINGS = (
         "model.net.channels",
         positive_int,
         "an integer >= 1",
-        when=("model.net._target_", CONV_GAN_NET),
+        when=("model.net._target_", DCGAN_NET),
     ),
     _int("model.net.kernel_size"),
     _int("model.net.padding", 0),
@@ -369,13 +369,19 @@ _CALLBACK_SETTINGS = (
     _text("callbacks.*.run_dir", "a path"),
     _text("callbacks.*.cache_dir", "a path"),
     _int("callbacks.code_embedding.num_points", 1, 10_000),
+    _int("callbacks.code_embedding.manifold_size", 0, 100),
+    _int("callbacks.generated_samples.interpolation_rows", 0, 100),
+    _int("callbacks.generated_samples.interpolation_steps", 2, 100),
     _int("callbacks.dead_units.probe_size", 1, 60_000),
     _int("callbacks.error_analysis.pairs", 1, 100),
     _int("callbacks.error_analysis.per_class", 1, 100),
     _int("callbacks.error_analysis.per_pair", 1, 100),
     _int("callbacks.last_batch_losses.count", 1, 10_000),
     _text("callbacks.mode_collapse.classifier_path", "a path", nullable=True),
-    _int("callbacks.mode_collapse.num_samples", 1, 100_000),
+    # a covariance (the feature distance) needs two samples or more
+    _int("callbacks.mode_collapse.num_samples", 2, 100_000),
+    _int("callbacks.mode_collapse.final_samples", 2, 100_000),
+    _int("callbacks.mode_collapse.reference_size", 2, 100_000),
     _int("callbacks.mode_collapse.train_epochs", 1, 100),
     _flag("callbacks.model_checkpoint.auto_insert_metric_name"),
     _choice("callbacks.model_checkpoint.mode", ("min", "max")),

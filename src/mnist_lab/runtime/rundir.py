@@ -166,6 +166,16 @@ def same_setting(given: str, wanted: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class JudgedSamples:
+    """A GAN's final samples as its judge sees them (`judged_samples.json`)."""
+
+    counts: list[int]  # samples per class the judge gives them
+    judge_test_acc: float  # how often the judge labels the real test images right
+    feature_distance: float  # Fréchet distance in the judge's features to the test images
+    feature_distance_floor: float  # the same between real training and test images
+
+
 class RunDir:
     """One run directory: where each file is, and reading and writing the ones code needs."""
 
@@ -430,18 +440,36 @@ class RunDir:
             return []
         return [float(v) for v in values] if isinstance(values, list) else []
 
-    def write_judged_samples(self, counts: Sequence[int], judge_test_acc: float) -> Path:
-        """A GAN's final samples per class as its judge labels them, and how often the judge
-        labels the real test images right."""
-        record = {"counts": [int(c) for c in counts], "judge_test_acc": judge_test_acc}
+    def write_judged_samples(
+        self,
+        counts: Sequence[int],
+        judge_test_acc: float,
+        feature_distance: float = math.nan,
+        feature_distance_floor: float = math.nan,
+    ) -> Path:
+        """A GAN's final samples per class as its judge labels them, how often the judge labels
+        the real test images right, and the samples' feature distance to the test images beside
+        that of real training images (the floor)."""
+        record = {
+            "counts": [int(c) for c in counts],
+            "judge_test_acc": judge_test_acc,
+            "feature_distance": feature_distance,
+            "feature_distance_floor": feature_distance_floor,
+        }
         return atomic_write_text(self.path / JUDGED_SAMPLES_FILE, json.dumps(record) + "\n")
 
-    def judged_samples(self) -> tuple[list[int], float] | None:
-        """(samples per class, the judge's test accuracy) from `judged_samples.json`, or None."""
+    def judged_samples(self) -> JudgedSamples | None:
+        """What the judge made of a GAN's final samples (`judged_samples.json`), or None."""
         try:
             record = json.loads((self.path / JUDGED_SAMPLES_FILE).read_text())
-            return [int(c) for c in record["counts"]], float(record["judge_test_acc"])
-        except (OSError, ValueError, KeyError, TypeError):
+            return JudgedSamples(
+                [int(c) for c in record["counts"]],
+                float(record["judge_test_acc"]),
+                # NaN where a file from before the judge measured a distance has none
+                float(record.get("feature_distance", math.nan)),
+                float(record.get("feature_distance_floor", math.nan)),
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
     def write_curves(self, curves: Mapping[str, Sequence[float]], steps: Sequence[int]) -> Path:
