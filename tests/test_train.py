@@ -96,6 +96,16 @@ def test_cli_train_then_evaluate_recomposes_the_runs_own_config(tmp_path: Path, 
     assert (evaluation / "confusion_matrix.png").is_file()
     evaluated_metrics = json.loads((evaluation / "metrics.json").read_text())
     assert evaluated_metrics["test/acc"] == pytest.approx(saved["test/acc"])
+    # The error analysis of the same checkpoint, in the run dir and TensorBoard, as training's.
+    for key in ("test/ece", "test/ece_temperature_scaled", "val/temperature"):
+        assert evaluated_metrics[key] == pytest.approx(saved[key]), key
+    for name in ("per_class.md", "per_class.csv"):
+        assert (evaluation / name).read_text() == (run / name).read_text(), name
+    assert (evaluation / "reliability.png").is_file()
+    assert f"temperature scaling (T = {saved['val/temperature']:.3f}" in evaluated.stdout
+    (tensorboard,) = (evaluation / "tensorboard").iterdir()
+    events = EventAccumulator(str(tensorboard)).Reload()
+    assert {"test/reliability", "test/confusion_matrix"} <= set(events.Tags()["images"])
     assert evaluated_metrics["environment"] == saved["environment"]
     assert versions in evaluated.stdout
     for printout in (trained.stderr, evaluated.stderr):  # Lightning's noise (runtime/console.py)

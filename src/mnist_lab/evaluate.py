@@ -47,13 +47,15 @@ def locate_run(ckpt_path: str) -> tuple[RunDir, Path]:
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Test the checkpoint on the official test set; saves metrics and a confusion matrix."""
+    """Test the checkpoint on the official test set; saves metrics and, for a classifier, the
+    confusion matrix and the error analysis (`callbacks.ErrorAnalysis`)."""
     run, checkpoint = locate_run(cfg.ckpt_path)
 
     import lightning as L
     from hydra.utils import get_class, instantiate
 
-    from mnist_lab.callbacks import ConfusionMatrixFigure
+    from mnist_lab.callbacks import ConfusionMatrixFigure, ErrorAnalysis
+    from mnist_lab.models.classifier import Classifier
     from mnist_lab.runtime.assemble import build_trainer, scalar_metrics
     from mnist_lab.runtime.checkpoints import net_name, read_checkpoint, saved_net_name
     from mnist_lab.runtime.environment import (
@@ -62,6 +64,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         run_environment,
         torch_device_name,
     )
+    from mnist_lab.runtime.loggers import TensorBoardLogger
 
     run_cfg = run.config()
     # The run's interpolations (paths, seed) resolve against this evaluation's values.
@@ -79,13 +82,21 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule = instantiate(run_cfg.data)
     model = get_class(run_cfg.model._target_).load_from_checkpoint(checkpoint, map_location="cpu")
     # The recipe's own test measures and figures, written into this evaluation: a classifier's
-    # confusion matrix, an autoencoder's reconstructions, a GAN's judge of its samples.
+    # confusion matrix and error analysis, an autoencoder's reconstructions, a GAN's judge of
+    # its samples.
     measures = [
         instantiate(node)
         for node in run_cfg.get("callbacks", {}).values()
         if isinstance(node, DictConfig) and _tests(get_class(node._target_))
     ]
-    trainer = build_trainer(cfg, measures, False)
+    # A classifier trained before the error analysis existed gets it too: its test has logits.
+    errors = next((m for m in measures if isinstance(m, ErrorAnalysis)), None)
+    if errors is None and isinstance(model, Classifier):
+        errors = ErrorAnalysis(output_dir=cfg.paths.output_dir)
+        measures.append(errors)
+    # The figures and the per-class table go to TensorBoard too, beside the test numbers.
+    tensorboard = TensorBoardLogger(cfg.paths.output_dir, default_hp_metric=False)
+    trainer = build_trainer(cfg, measures, [tensorboard])
     trainer.test(model, datamodule=datamodule)
     metrics = scalar_metrics(trainer.callback_metrics)
     environment = run_environment(
@@ -107,6 +118,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     confusion = next((c for c in measures if isinstance(c, ConfusionMatrixFigure)), None)
     if confusion is not None and confusion.path is not None:
         print(f"confusion matrix {confusion.path}")
+    if errors is not None and errors.errors is not None:
+        before, after = errors.errors
+        print(
+            f"expected calibration error {before:.4f}, {after:.4f} after temperature scaling "
+            f"(T = {errors.temperature:.3f}, fitted on the validation split)"
+        )
+        print("error analysis " + ", ".join(str(path) for path in errors.paths))
     return metrics
 
 

@@ -13,9 +13,11 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import DataLoader, TensorDataset
 
+from mnist_lab.analysis.errors import expected_calibration_error, fit_temperature
 from mnist_lab.callbacks import (
     CodeEmbedding,
     DecisionBoundary,
+    ErrorAnalysis,
     GeneratedSamples,
     ProgressBar,
     Reconstructions,
@@ -27,6 +29,7 @@ from mnist_lab.data.toy2d import Toy2DDataModule
 from mnist_lab.models.autoencoder import Autoencoder
 from mnist_lab.models.classifier import Classifier
 from mnist_lab.models.gan import GAN
+from mnist_lab.nets.layers import evaluation_mode
 
 SHAPE = (1, 4, 4)
 ADAM = {"name": "adam", "lr": 0.01}
@@ -103,7 +106,10 @@ class Images(L.LightningDataModule):
             )
             for split in ("train", "val", "test")
         }
-        self.spec = SimpleNamespace(name="random", classes=("a", "b", "c"))
+        self.spec = SimpleNamespace(
+            name="random", classes=("a", "b", "c"), items="images", test_split="test"
+        )
+        self.input_shape = SHAPE
 
     def on_device(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         return self.splits[split]
@@ -192,3 +198,42 @@ def test_the_decision_boundary_is_drawn_every_epoch_at_the_epochs_step(tmp_path)
     # 64 training points in batches of 16: the epochs end at steps 3, 7 and 11
     assert steps(events, "train/loss_epoch") == steps(events, "decision_boundary") == [3, 7, 11]
     assert boundary.path == tmp_path / "decision_boundary.png" and boundary.path.is_file()
+
+
+def test_error_analysis_reads_the_test_pass_and_fits_the_temperature_on_validation(tmp_path):
+    torch.manual_seed(0)
+    net = {"_target_": "mnist_lab.nets.mlp.MLP", "hidden_dims": [8]}
+    model = Classifier(net, ADAM, num_classes=3, input_shape=SHAPE)
+    datamodule = Images()
+    analysis = ErrorAnalysis(str(tmp_path), per_class=2, pairs=2, per_pair=1)
+    events = fit_and_test(model, datamodule, [analysis], tmp_path / "tb")
+    (test_images, test_labels), (val_images, val_labels) = (
+        datamodule.splits["test"],
+        datamodule.splits["val"],
+    )
+    with torch.no_grad(), evaluation_mode(model):
+        test_logits, val_logits = model(test_images), model(val_images)
+    # The logits the test pass computed, all of them: the same ECE as computing them again.
+    assert analysis.errors[0] == pytest.approx(expected_calibration_error(test_logits, test_labels))
+    assert analysis.temperature == pytest.approx(fit_temperature(val_logits, val_labels))
+    assert analysis.temperature != pytest.approx(fit_temperature(test_logits, test_labels))
+    names = {"per_class.md", "per_class.csv", "confident_mistakes.png", "confusion_pairs.png"}
+    assert {path.name for path in analysis.paths} == names | {"reliability.png"}
+    supports = [int(line.split(",")[4]) for line in analysis.paths[1].read_text().splitlines()[1:]]
+    assert supports == torch.bincount(test_labels, minlength=3).tolist()
+    # In TensorBoard at the step of the test scalars: the figures and the table as text.
+    for tag in ("test/reliability", "test/confident_mistakes", "test/confusion_pairs"):
+        assert steps(events, tag) == steps(events, "test/loss")
+    assert "test/per_class/text_summary" in events.Tags()["tensors"]
+    assert "test/ece" in events.Tags()["scalars"] and "val/temperature" in events.Tags()["scalars"]
+
+
+def test_error_analysis_of_points_has_its_tables_but_no_galleries(tmp_path) -> None:
+    torch.manual_seed(0)
+    datamodule = Toy2DDataModule(name="circle", n_samples=80, batch_size=16)
+    net = {"_target_": "mnist_lab.nets.mlp.MLP", "hidden_dims": [4]}
+    model = Classifier(net, ADAM, input_shape=(2,), num_classes=2)
+    analysis = ErrorAnalysis(str(tmp_path))
+    fit_and_test(model, datamodule, [analysis], tmp_path / "tb", epochs=1)
+    assert {p.name for p in analysis.paths} == {"per_class.md", "per_class.csv", "reliability.png"}
+    assert "| class 1 |" in (tmp_path / "per_class.md").read_text()

@@ -215,5 +215,10 @@ def test_ddp_on_two_cpu_processes_shards_data_and_reduces_metrics(
     files = {p.relative_to(member).as_posix() for p in member.rglob("*") if p.is_file()}
     assert {"metrics.json", "checkpoints/best.ckpt", "checkpoints/last.ckpt"} <= files
     assert {"csv/metrics.csv", "confusion_matrix.png", "train_ddp_process_1.log"} <= files
+    # The error analysis gathers both ranks' test logits: every test image once, none padded.
+    assert {"per_class.md", "reliability.png"} <= files
+    supports = [int(row.split(",")[4]) for row in (member / "per_class.csv").open().readlines()[1:]]
+    test_labels = datamodule.splits["test"][1]
+    assert supports == torch.bincount(test_labels, minlength=10).tolist()
     assert not any("version_" in name or "failed" in name for name in files)
     assert json.loads((member / "member.json").read_text())["overrides"][0] == "trainer=ddp"

@@ -1,1 +1,2 @@
-"""The maths behind reports and probes: tables, report figures, loss planes, dead units, kNN."""
+"""The maths behind reports and probes: tables, report figures, loss planes, dead units, kNN,
+a classifier's errors and calibration."""

@@ -124,7 +124,7 @@ class Classifier(L.LightningModule):
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         return datamodule.spec.test_split if datamodule is not None else "test"
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         self.test_loss.update(F.cross_entropy(logits, y), len(y))
@@ -132,6 +132,8 @@ class Classifier(L.LightningModule):
         self.test_confusion.update(logits, y)
         self.log(f"{self.test_split}/loss", self.test_loss)
         self.log(f"{self.test_split}/acc", self.test_acc)
+        # Callbacks get them in on_test_batch_end (ErrorAnalysis): the logits of one pass.
+        return logits
 
     def on_test_epoch_start(self) -> None:
         self.test_confusion.reset()

@@ -373,6 +373,9 @@ _CALLBACK_SETTINGS = (
     _int("callbacks.generated_samples.interpolation_rows", 0, 100),
     _int("callbacks.generated_samples.interpolation_steps", 2, 100),
     _int("callbacks.dead_units.probe_size", 1, 60_000),
+    _int("callbacks.error_analysis.pairs", 1, 100),
+    _int("callbacks.error_analysis.per_class", 1, 100),
+    _int("callbacks.error_analysis.per_pair", 1, 100),
     _int("callbacks.last_batch_losses.count", 1, 10_000),
     _text("callbacks.mode_collapse.classifier_path", "a path", nullable=True),
     # a covariance (the feature distance) needs two samples or more

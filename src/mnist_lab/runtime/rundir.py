@@ -16,6 +16,9 @@
     <run dir>/decision_boundary.png  a toy 2-D run's boundary (the report sets them side by side)
     <run dir>/last_batch_losses.json  the training loss of the last mini-batches (CS541 HW3 P2.3)
     <run dir>/judged_samples.json    a GAN's final samples per class, as its judge labels them
+    <run dir>/per_class.md, .csv     a classifier's per-class test table (callbacks.ErrorAnalysis),
+                                     beside confident_mistakes.png, confusion_pairs.png and
+                                     reliability.png
     <dir>/report.md, report.csv      `mnist_lab.report`'s table of a run or sweep (the
                                      catalogue's index shows the report.md of a step)
     <sweep dir>/optimization_results.yaml  an Optuna search's best trial (from_search reads it)
@@ -65,6 +68,11 @@ SAMPLES_PATTERN = "samples_epoch_{epoch:03d}.png"
 DECISION_BOUNDARY_FILE = "decision_boundary.png"
 LAST_BATCH_LOSSES_FILE = "last_batch_losses.json"
 JUDGED_SAMPLES_FILE = "judged_samples.json"
+PER_CLASS_FILE = "per_class.md"
+PER_CLASS_CSV = "per_class.csv"
+CONFIDENT_MISTAKES_FILE = "confident_mistakes.png"
+CONFUSION_PAIRS_FILE = "confusion_pairs.png"
+RELIABILITY_FILE = "reliability.png"
 REPORT_FILE = "report.md"
 REPORT_CSV = "report.csv"
 OPTUNA_RESULTS_FILE = "optimization_results.yaml"
