@@ -51,15 +51,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
         run_environment,
         torch_device_name,
     )
+    from mnist_lab.runtime.precision import choose_precision
     from mnist_lab.runtime.rundir import RunDir
 
     started = time.perf_counter()
     pin_child_processes(cfg)
     datamodule, model, trainer = assemble(cfg)
     loggers = trainer.loggers
-    environment = run_environment(
-        LIGHTNING_LIBRARIES, torch_device_name(trainer.strategy.root_device)
-    )
+    device = torch_device_name(trainer.strategy.root_device)
+    precision = choose_precision(cfg.trainer).summary()
+    environment = run_environment(LIGHTNING_LIBRARIES, device, precision)
     if trainer.is_global_zero:
         print(environment_line(environment), flush=True)
     hparams = flat_config(cfg) | {f"environment/{k}": v for k, v in environment.items()}
