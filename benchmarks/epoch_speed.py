@@ -4,7 +4,8 @@
     python benchmarks/epoch_speed.py --mode time-to-accuracy --recipe cnn_fast [--repeats 3]
 
 All three paths train the same network (built by `mnist_lab.nets`) with the same optimizer,
-batch size and training images (the real MNIST training split, 54,000 after the validation
+batch size, precision (the lab's `trainer.precision`, auto per machine; `--precision 32` sets
+it for all three) and training images (the real MNIST training split, 54,000 after the validation
 hold-out) in one process, one after the other, so the ratios compare like with like:
 
 - lab:        `mnist_lab.train`'s own objects (composed config, DataModule, Classifier, Trainer
@@ -47,14 +48,16 @@ from mnist_lab.callbacks import EpochTimer
 from mnist_lab.data.datamodule import EpochOrder, TensorBatches
 from mnist_lab.models.optimizers import make_optimizer
 from mnist_lab.runtime.assemble import assemble
+from mnist_lab.runtime.precision import choose_precision
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 CASES = {"mlp32": ("mlp", 32), "mlp128": ("mlp", 128), "cnn32": ("cnn", 32), "cnn128": ("cnn", 128)}
 THRESHOLDS = (0.98, 0.99, 0.995)
 
 
-def lab_config(model: str, batch_size: int, device: str, output_dir: str):
+def lab_config(model: str, batch_size: int, device: str, output_dir: str, precision: str = "auto"):
     overrides = [f"model={model}", f"data.batch_size={batch_size}", "trainer.max_epochs=1"]
+    overrides.append(f"trainer.precision={precision}")
     return compose_without_validation(overrides, device, output_dir)
 
 
@@ -90,6 +93,18 @@ def make_net_and_optimizer(cfg, device: torch.device):
     return net, optimizer
 
 
+def autocast(cfg: DictConfig, device: torch.device) -> torch.autocast:
+    """The plain loops' forward context: the precision the lab's Trainer resolves for `cfg`
+    (`trainer.precision`, auto per machine), so that lab and plain loop do the same math.
+    """
+    precision = choose_precision(cfg.trainer).precision
+    if precision not in ("32", "32-true", "bf16-mixed"):
+        sys.exit(
+            f"error: the plain loops run in 32 or bf16-mixed, not trainer.precision={precision}"
+        )
+    return torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16-mixed")
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -102,7 +117,8 @@ def time_epoch(cfg, batches: Iterable, device: torch.device) -> float:
     started = time.perf_counter()
     for x, y in batches:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        loss = F.cross_entropy(net(x), y)
+        with autocast(cfg, device):
+            loss = F.cross_entropy(net(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -196,9 +212,10 @@ class LabAccuracyClock(L.Callback):
         self.clock.check(pl_module, step, last=step == trainer.estimated_stepping_batches)
 
 
-def recipe_config(recipe: str, device: str, output_dir: str) -> DictConfig:
+def recipe_config(recipe: str, device: str, output_dir: str, precision: str = "auto") -> DictConfig:
     """An experiment's config for timing, refused if the plain loop could not copy its recipe."""
-    cfg = compose_without_validation([f"experiment={recipe}"], device, output_dir)
+    overrides = [f"experiment={recipe}", f"trainer.precision={precision}"]
+    cfg = compose_without_validation(overrides, device, output_dir)
     supported = {
         "model._target_": lambda v: str(v).endswith("Classifier"),
         "model.scheduler.name": lambda v: v in ("none", "onecycle"),
@@ -234,7 +251,8 @@ def time_plain_recipe(cfg: DictConfig, datamodule, device: torch.device, clock: 
     for epoch in range(cfg.trainer.max_epochs):
         order.set_epoch(epoch)
         for x, y in batches:
-            loss = F.cross_entropy(net(x), y)
+            with autocast(cfg, device):
+                loss = F.cross_entropy(net(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -246,7 +264,7 @@ def time_plain_recipe(cfg: DictConfig, datamodule, device: torch.device, clock: 
 
 def time_to_accuracy(args: argparse.Namespace) -> None:
     device = torch.device("cuda" if args.device == "gpu" else "cpu")
-    cfg = recipe_config(args.recipe, args.device, args.output_dir)
+    cfg = recipe_config(args.recipe, args.device, args.output_dir, args.precision)
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
     test_images, test_labels = (t.to(device) for t in datamodule.splits["test"])
@@ -297,9 +315,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--skip-dataloader", action="store_true")
     parser.add_argument("--output-dir", default="outputs/benchmarks")
+    parser.add_argument("--precision", default="auto", help="trainer.precision for every path")
     args = parser.parse_args()
     device = torch.device("cuda" if args.device == "gpu" else "cpu")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+    precision = choose_precision({"precision": args.precision, "accelerator": args.device})
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, "
+        f"precision {precision.summary()}"
+    )
     if args.mode == "time-to-accuracy":
         time_to_accuracy(args)
         return
@@ -307,7 +330,7 @@ def main() -> None:
     rows = []
     for case in args.cases.split(","):
         model, batch_size = CASES[case]
-        cfg = lab_config(model, batch_size, args.device, args.output_dir)
+        cfg = lab_config(model, batch_size, args.device, args.output_dir, args.precision)
         datamodule = instantiate(cfg.data)
         datamodule.setup("fit")
         images, labels = datamodule.splits["train"]

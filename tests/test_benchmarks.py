@@ -93,3 +93,10 @@ def test_time_to_accuracy_refuses_recipes_the_plain_loop_cannot_copy(tmp_path: P
     benchmark = load_script("epoch_speed")
     with pytest.raises(SystemExit, match="fashion_mlp has model.scheduler.name=cosine, model.op"):
         benchmark.recipe_config("fashion_mlp", "cpu", str(tmp_path))
+
+
+def test_plain_script_trains_in_bf16_when_asked(tiny_data_dir: Path, capsys) -> None:
+    plain = load_script("plain_cnn_fast")
+    accuracy = plain.main(["--data-dir", str(tiny_data_dir), "--precision", "bf16-mixed"])
+    assert accuracy > 0.5
+    assert "s training (bf16-mixed)" in capsys.readouterr().out

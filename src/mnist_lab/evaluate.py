@@ -62,6 +62,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         run_environment,
         torch_device_name,
     )
+    from mnist_lab.runtime.precision import choose_precision
 
     run_cfg = run.config()
     # The run's interpolations (paths, seed) resolve against this evaluation's values.
@@ -76,8 +77,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer = build_trainer(cfg, [confusion] if isinstance(model, Classifier) else [], False)
     trainer.test(model, datamodule=datamodule)
     metrics = scalar_metrics(trainer.callback_metrics)
+    device = torch_device_name(trainer.strategy.root_device)
     environment = run_environment(
-        LIGHTNING_LIBRARIES, torch_device_name(trainer.strategy.root_device)
+        LIGHTNING_LIBRARIES, device, choose_precision(cfg.trainer).summary()
     )
     RunDir(cfg.paths.output_dir).write_metrics({**metrics, "environment": environment})
     split = datamodule.spec.test_split  # `truth_table` for a gate: no held-out rows

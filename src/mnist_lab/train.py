@@ -12,7 +12,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, open_dict
 
-from mnist_lab.runtime.cli import CONF_DIR, entry_point
+from mnist_lab.runtime.cli import CONF_DIR, entry_point, exit_without_teardown
 from mnist_lab.runtime.distributed import own_process_group
 from mnist_lab.runtime.from_search import search_arguments
 from mnist_lab.runtime.resume import resume_arguments, resume_member
@@ -125,3 +125,4 @@ if __name__ == "__main__":
     entry_point(
         main, "train", rewrite=lambda arguments: resume_arguments(search_arguments(arguments))
     )
+    exit_without_teardown()
