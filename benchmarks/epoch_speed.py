@@ -2,6 +2,7 @@
 
     python benchmarks/epoch_speed.py [--repeats 3] [--cases mlp32,mlp128,cnn128] [--device cpu]
     python benchmarks/epoch_speed.py --mode time-to-accuracy --recipe cnn_fast [--repeats 3]
+    python benchmarks/epoch_speed.py --mode end-to-end [--repeats 3] [--threads N]
 
 All three paths train the same network (built by `mnist_lab.nets`) with the same optimizer,
 batch size, precision (the lab's `trainer.precision`, auto per machine; `--precision 32` sets
@@ -22,13 +23,23 @@ repeat, through the lab and through the plain loop over the very same batches, a
 training seconds each needed to reach 98%, 99% and 99.5% test accuracy, and their ratio. The test
 set is scored every `--eval-every` steps with the clock stopped, so the figures are training time
 only, resolved to that many steps.
+
+`--mode end-to-end` runs `python -m mnist_lab.train experiment=cnn_fast` (the lab's defaults,
+precision auto) and `benchmarks/plain_cnn_fast.py` in fp32 and at the lab's precision as whole
+processes, alternating, and prints wall and CPU seconds with the ratios lab/plain; then the
+recipe's training FLOPs (torch's FlopCounterMode over one step), the GFLOP/s each path
+achieved in its training, and this CPU's own matmul peak in fp32 and bf16, measured in the same
+run at the same threads.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -305,9 +316,125 @@ def time_to_accuracy(args: argparse.Namespace) -> None:
     print(f"final test accuracy: lab {finals['lab']}; plain {finals['plain']}")
 
 
+def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:
+    """This machine's GFLOP/s for one square matmul in `dtype` (the best of `repeats`)."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b  # the first call allocates and picks kernels
+    best = min(timed_call(lambda: a @ b) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def timed_call(function) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def training_flops(cfg: DictConfig, images: int) -> float:
+    """FLOPs of the recipe's training (forward and backward, as torch counts them)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net, _ = make_net_and_optimizer(cfg, torch.device("cpu"))
+    batch = cfg.data.batch_size
+    x, y = torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(net(x), y).backward()
+    return counter.get_total_flops() / batch * images * cfg.trainer.max_epochs
+
+
+def run_timed(command: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds, stdout) of a command run to its end."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, done.stdout
+
+
+def lab_training_seconds(run_dir: Path) -> float:
+    """The sum of a finished run's `time/epoch_s` (csv/metrics.csv)."""
+    with (run_dir / "csv" / "metrics.csv").open(newline="") as file:
+        return sum(float(r["time/epoch_s"]) for r in csv.DictReader(file) if r["time/epoch_s"])
+
+
+def end_to_end(args: argparse.Namespace) -> None:
+    """`train experiment=cnn_fast` as a user runs it vs the plain script in fp32 and at the
+    lab's precision, alternating, whole processes; then GFLOP/s against this CPU's matmul peak.
+    """
+    cfg = recipe_config(args.recipe, "cpu", args.output_dir)
+    lab_precision = choose_precision(cfg.trainer).precision
+    plain = [sys.executable, str(Path(__file__).parent / "plain_cnn_fast.py")]
+    threads = [f"threads={args.threads}"] if args.threads else []
+    plain_threads = ["--threads", str(args.threads)] if args.threads else []
+    paths = {
+        "lab": [sys.executable, "-m", "mnist_lab.train", f"experiment={args.recipe}", *threads],
+        "plain 32": [*plain, "--precision", "32", *plain_threads],
+    }
+    if lab_precision == "bf16-mixed":
+        paths[f"plain {lab_precision}"] = [*plain, "--precision", lab_precision, *plain_threads]
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in paths}
+    for repeat in range(args.repeats):
+        for name, command in paths.items():
+            run_dir = Path(args.output_dir) / f"end_to_end_{os.getpid()}_{repeat}"
+            extra = [f"hydra.run.dir={run_dir}"] if name == "lab" else []
+            wall, cpu, stdout = run_timed([*command, *extra])
+            if name == "lab":
+                training = lab_training_seconds(run_dir)
+            else:
+                training = float(stdout.split(" s training")[0].rsplit(" ", 1)[1])
+            results[name].append((wall, cpu, training))
+            print(
+                f"  {name} {repeat + 1}/{args.repeats}: {stdout.strip().splitlines()[-1]}",
+                file=sys.stderr,
+            )
+    medians = {
+        name: [statistics.median(r[i] for r in runs) for i in range(3)]
+        for name, runs in results.items()
+    }
+    print(
+        f"\n{args.recipe} end to end (median of {args.repeats}, alternating); the lab at "
+        f"trainer.precision=auto: {choose_precision(cfg.trainer).summary()}"
+    )
+    print(
+        f"{'path':>20}{'wall s':>10}{'CPU s':>10}{'train s':>10}{'lab/path wall':>15}"
+        f"{'lab/path CPU':>14}"
+    )
+    lab = medians["lab"]
+    for name, (wall, cpu, training) in medians.items():
+        print(
+            f"{name:>20}{wall:10.2f}{cpu:10.2f}{training:10.2f}{lab[0] / wall:15.3f}"
+            f"{lab[1] / cpu:14.3f}"
+        )
+    print("goals: lab / plain 32 < 1.0; lab / plain at the lab's precision <= 1.05")
+
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    flops = training_flops(cfg, len(datamodule.splits["train"][1]))
+    peaks = {"32": matmul_peak(torch.float32), "bf16-mixed": matmul_peak(torch.bfloat16)}
+    print(
+        f"\n{args.recipe} training: {flops / 1e12:.3f} TFLOP forward and backward; this CPU's "
+        f"matmul peak at {torch.get_num_threads()} threads: fp32 {peaks['32']:.0f} GFLOP/s, "
+        f"bf16 {peaks['bf16-mixed']:.0f} GFLOP/s"
+    )
+    print(f"{'path':>20}{'GFLOP/s':>10}{'of peak':>10}{'bound s':>10}{'train/bound':>13}")
+    for name, (_, _, training) in medians.items():
+        precision = lab_precision if name == "lab" else name.removeprefix("plain ")
+        peak = peaks["bf16-mixed" if precision == "bf16-mixed" else "32"]
+        achieved, bound = flops / training / 1e9, flops / peak / 1e9
+        print(
+            f"{name:>20}{achieved:10.1f}{achieved / peak:10.1%}{bound:10.2f}"
+            f"{training / bound:13.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--mode", default="epoch", choices=["epoch", "time-to-accuracy"])
+    parser.add_argument(
+        "--mode", default="epoch", choices=["epoch", "time-to-accuracy", "end-to-end"]
+    )
+    parser.add_argument("--threads", type=int, help="end-to-end: threads of each process")
     parser.add_argument("--recipe", default="cnn_fast", help="an experiment in conf/experiment/")
     parser.add_argument("--eval-every", type=int, default=50, help="steps between test scores")
     parser.add_argument("--repeats", type=int, default=3)
@@ -325,6 +452,11 @@ def main() -> None:
     )
     if args.mode == "time-to-accuracy":
         time_to_accuracy(args)
+        return
+    if args.mode == "end-to-end":
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        end_to_end(args)
         return
 
     rows = []
