@@ -108,12 +108,10 @@ def autocast(cfg: DictConfig, device: torch.device) -> torch.autocast:
     """The plain loops' forward context: the precision the lab's Trainer resolves for `cfg`
     (`trainer.precision`, auto per machine), so that lab and plain loop do the same math.
     """
-    precision = choose_precision(cfg.trainer).precision
-    if precision not in ("32", "32-true", "bf16-mixed"):
-        sys.exit(
-            f"error: the plain loops run in 32 or bf16-mixed, not trainer.precision={precision}"
-        )
-    return torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16-mixed")
+    precision = choose_precision(cfg.trainer)
+    if precision.precision not in ("32", "32-true", "bf16-mixed"):
+        sys.exit(f"error: the plain loops run in 32 or bf16-mixed, not {precision.precision}")
+    return precision.autocast(device.type)
 
 
 def sync(device: torch.device) -> None:
@@ -434,7 +432,7 @@ def main() -> None:
     parser.add_argument(
         "--mode", default="epoch", choices=["epoch", "time-to-accuracy", "end-to-end"]
     )
-    parser.add_argument("--threads", type=int, help="end-to-end: threads of each process")
+    parser.add_argument("--threads", type=int, help="torch's threads (default: all cores)")
     parser.add_argument("--recipe", default="cnn_fast", help="an experiment in conf/experiment/")
     parser.add_argument("--eval-every", type=int, default=50, help="steps between test scores")
     parser.add_argument("--repeats", type=int, default=3)
@@ -444,6 +442,8 @@ def main() -> None:
     parser.add_argument("--output-dir", default="outputs/benchmarks")
     parser.add_argument("--precision", default="auto", help="trainer.precision for every path")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device("cuda" if args.device == "gpu" else "cpu")
     precision = choose_precision({"precision": args.precision, "accelerator": args.device})
     print(
@@ -454,8 +454,6 @@ def main() -> None:
         time_to_accuracy(args)
         return
     if args.mode == "end-to-end":
-        if args.threads:
-            torch.set_num_threads(args.threads)
         end_to_end(args)
         return
 

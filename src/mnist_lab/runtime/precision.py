@@ -14,9 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mnist_lab import LabError
+
+if TYPE_CHECKING:
+    import torch
 
 AUTO = "auto"
 # /proc/cpuinfo flag -> the name the printout gives it
@@ -31,6 +34,16 @@ class PrecisionChoice:
 
     precision: str
     reason: str
+
+    def autocast(self, device_type: str) -> torch.autocast:
+        """The forward pass's context in a hand-written loop that trains as this precision does
+        (the benchmarks' plain loops; 16-mixed would also need a gradient scaler).
+        """
+        import torch
+
+        mixed = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
+        dtype = mixed.get(self.precision, torch.float32)
+        return torch.autocast(device_type, dtype, enabled=self.precision in mixed)
 
     def summary(self) -> str:
         """`bf16-mixed (auto: the CPU has AVX512-BF16)`, as the run records and prints it."""
