@@ -108,7 +108,7 @@ def autocast(cfg: DictConfig, device: torch.device) -> torch.autocast:
     """The plain loops' forward context: the precision the lab's Trainer resolves for `cfg`
     (`trainer.precision`, auto per machine), so that lab and plain loop do the same math.
     """
-    precision = choose_precision(cfg.trainer)
+    precision = choose_precision(cfg.trainer, cfg.model.net._target_)
     if precision.precision not in ("32", "32-true", "bf16-mixed"):
         sys.exit(f"error: the plain loops run in 32 or bf16-mixed, not {precision.precision}")
     return precision.autocast(device.type)
@@ -362,7 +362,7 @@ def end_to_end(args: argparse.Namespace) -> None:
     lab's precision, alternating, whole processes; then GFLOP/s against this CPU's matmul peak.
     """
     cfg = recipe_config(args.recipe, "cpu", args.output_dir)
-    lab_precision = choose_precision(cfg.trainer).precision
+    lab_precision = choose_precision(cfg.trainer, cfg.model.net._target_).precision
     plain = [sys.executable, str(Path(__file__).parent / "plain_cnn_fast.py")]
     threads = [f"threads={args.threads}"] if args.threads else []
     plain_threads = ["--threads", str(args.threads)] if args.threads else []
@@ -393,7 +393,7 @@ def end_to_end(args: argparse.Namespace) -> None:
     }
     print(
         f"\n{args.recipe} end to end (median of {args.repeats}, alternating); the lab at "
-        f"trainer.precision=auto: {choose_precision(cfg.trainer).summary()}"
+        f"trainer.precision=auto: {choose_precision(cfg.trainer, cfg.model.net._target_).summary()}"
     )
     print(
         f"{'path':>20}{'wall s':>10}{'CPU s':>10}{'train s':>10}{'lab/path wall':>15}"

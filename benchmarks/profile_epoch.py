@@ -103,7 +103,7 @@ def plain_epoch(cfg) -> float:
     net = instantiate(cfg.model.net, input_shape=[1, 28, 28], num_classes=10)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.model.optimizer.lr)
     started = time.process_time()
-    precision = choose_precision(cfg.trainer)
+    precision = choose_precision(cfg.trainer, cfg.model.net._target_)
     for x, y in datamodule.train_dataloader():
         with precision.autocast("cpu"):  # the lab's precision (trainer.precision, auto)
             loss = F.cross_entropy(net(x), y)

@@ -74,12 +74,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     model = get_class(run_cfg.model._target_).load_from_checkpoint(checkpoint, map_location="cpu")
     # Only a classifier has a confusion matrix; autoencoders and GANs test other numbers.
     confusion = ConfusionMatrixFigure(output_dir=cfg.paths.output_dir)
-    trainer = build_trainer(cfg, [confusion] if isinstance(model, Classifier) else [], False)
+    net = run_cfg.model.net._target_  # auto picks the precision the run trained in
+    trainer = build_trainer(cfg, [confusion] if isinstance(model, Classifier) else [], False, net)
     trainer.test(model, datamodule=datamodule)
     metrics = scalar_metrics(trainer.callback_metrics)
     device = torch_device_name(trainer.strategy.root_device)
     environment = run_environment(
-        LIGHTNING_LIBRARIES, device, choose_precision(cfg.trainer).summary()
+        LIGHTNING_LIBRARIES, device, choose_precision(cfg.trainer, net).summary()
     )
     RunDir(cfg.paths.output_dir).write_metrics({**metrics, "environment": environment})
     split = datamodule.spec.test_split  # `truth_table` for a gate: no held-out rows

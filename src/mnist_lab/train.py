@@ -59,7 +59,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule, model, trainer = assemble(cfg)
     loggers = trainer.loggers
     device = torch_device_name(trainer.strategy.root_device)
-    precision = choose_precision(cfg.trainer).summary()
+    precision = choose_precision(cfg.trainer, cfg.model.net._target_).summary()
     environment = run_environment(LIGHTNING_LIBRARIES, device, precision)
     if trainer.is_global_zero:
         print(environment_line(environment), flush=True)

@@ -44,6 +44,14 @@ def test_auto_picks_bf16_only_on_cpus_with_bf16_instructions(flags, expected) ->
     assert auto_precision("cpu", flags) == expected
 
 
+def test_auto_keeps_dense_nets_in_fp32_where_bf16_changed_their_accuracy() -> None:
+    flags = {"avx512_bf16"}
+    dense = auto_precision("cpu", flags, net="mnist_lab.nets.mlp.MLP")
+    assert dense == PrecisionChoice("32-true", "auto: fp32 for dense nets, which bf16 changes")
+    assert auto_precision("cpu", flags, net="mnist_lab.nets.cnn.CNN").precision == "bf16-mixed"
+    assert auto_precision("cpu", {"avx2"}, net="mnist_lab.nets.cnn.CNN").precision == "32-true"
+
+
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path: Path) -> None:
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nmodel name\t: X\nflags\t\t: fpu avx512_bf16 sse\n")
@@ -60,6 +68,10 @@ def test_a_set_precision_is_kept_and_fp16_on_the_cpu_is_refused() -> None:
         choose_precision({"precision": "16-mixed", "accelerator": "auto"})
     # auto without a GPU is the CPU's rule
     assert choose_precision({"accelerator": "auto"}) == auto_precision("cpu")
+    net = "mnist_lab.nets.mlp.MLP"
+    assert choose_precision({"precision": "auto", "accelerator": "cpu"}, net) == auto_precision(
+        "cpu", net=net
+    )
 
 
 def test_the_rules_accept_auto_and_refuse_other_names(tmp_path: Path) -> None:

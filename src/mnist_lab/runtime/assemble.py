@@ -22,13 +22,18 @@ from mnist_lab.runtime.rules import check_network
 
 
 def build_trainer(
-    cfg: DictConfig, callbacks: list[L.Callback], loggers: list[Logger] | bool
+    cfg: DictConfig,
+    callbacks: list[L.Callback],
+    loggers: list[Logger] | bool,
+    net: str | None = None,
 ) -> L.Trainer:
-    """The Trainer from `cfg.trainer`, `precision: auto` resolved for this machine
-    (runtime/precision.py); an unusable device becomes a one-line error.
+    """The Trainer from `cfg.trainer`, `precision: auto` resolved for this machine and the
+    network class `net` (default: `cfg.model.net`'s; runtime/precision.py); an unusable device
+    becomes a one-line error.
     """
     quiet_lightning()
-    precision = choose_precision(cfg.trainer).precision
+    net = net or OmegaConf.select(cfg, "model.net._target_")
+    precision = choose_precision(cfg.trainer, net).precision
     try:
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, precision=precision)
     except InstantiationException as error:
