@@ -129,3 +129,12 @@ def test_the_gpu_tests_skip_cleanly_without_a_gpu() -> None:
     )
     assert ran.returncode == 0, ran.stdout[-2000:]
     assert " skipped" in ran.stdout and "passed" not in ran.stdout and "error" not in ran.stdout
+
+
+def test_end_to_end_counts_cnn_fast_training_flops(tmp_path: Path) -> None:
+    benchmark = load_script("epoch_speed")
+    cfg = benchmark.recipe_config("cnn_fast", "cpu", str(tmp_path))
+    per_image = benchmark.training_flops(cfg, images=1) / cfg.trainer.max_epochs
+    # 3.85 MFLOP forward (the recipe's comment: 3.8 M), the backward pass about twice that
+    assert 11.0e6 < per_image < 11.6e6
+    assert benchmark.matmul_peak(torch.float32, size=256, repeats=2) > 0
