@@ -9,6 +9,7 @@ import json
 import warnings
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 
@@ -36,23 +37,58 @@ def test_each_model_trains_an_epoch_on_the_gpu(train_config, tmp_path: Path, mod
     assert tested and all(torch.isfinite(torch.tensor(tested)))
 
 
+class SyncCounter:
+    """Counts host syncs between `start` and `stop` (torch's sync debug mode, on only there)."""
+
+    def __init__(self) -> None:
+        self.syncs = 0
+        self._caught = warnings.catch_warnings(record=True)
+        self._records: list[warnings.WarningMessage] = []
+
+    def start(self) -> None:
+        self._records = self._caught.__enter__()
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+
+    def stop(self) -> None:
+        torch.cuda.set_sync_debug_mode("default")
+        self._caught.__exit__(None, None, None)
+        self.syncs += sum("synchroniz" in str(w.message) for w in self._records)
+
+
+class StepStart(L.Callback):
+    """First of the callbacks: starts counting when a training step starts."""
+
+    def __init__(self, counter: SyncCounter) -> None:
+        self.counter = counter
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        self.counter.start()
+
+
+class StepEnd(StepStart):
+    """Last of the callbacks: stops counting after every other one's batch-end hook."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        pass
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        self.counter.stop()
+
+
 def test_the_data_stays_on_the_gpu_and_steps_do_not_sync(train_config) -> None:
     """Host syncs come only from the steps the loggers write, not from every step."""
     from mnist_lab.runtime.assemble import assemble
 
     cfg = train_config("model=cnn", *GPU, "data.batch_size=8", "trainer.log_every_n_steps=25")
     datamodule, model, trainer = assemble(cfg)
-    torch.cuda.set_sync_debug_mode("warn")
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            trainer.fit(model, datamodule=datamodule)
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
+    counter = SyncCounter()
+    trainer.callbacks.insert(0, StepStart(counter))
+    trainer.callbacks.append(StepEnd(counter))
+    trainer.fit(model, datamodule=datamodule)
     steps = trainer.global_step
-    syncs = [w for w in caught if "synchroniz" in str(w.message)]
     assert steps >= 50
-    assert len(syncs) < steps / 2, [str(w.message) for w in syncs[:5]]
+    assert counter.syncs < steps / 2
     images, labels = datamodule.on_device("train")
     assert images.device.type == labels.device.type == "cuda"
 
