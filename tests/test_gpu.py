@@ -46,6 +46,7 @@ class SyncCounter:
         self._records: list[warnings.WarningMessage] = []
 
     def start(self) -> None:
+        self._caught = warnings.catch_warnings(record=True)  # one per step: entered once each
         self._records = self._caught.__enter__()
         warnings.simplefilter("always")
         torch.cuda.set_sync_debug_mode("warn")
