@@ -2,9 +2,11 @@
 
     python benchmarks/epoch_speed.py [--repeats 3] [--cases mlp32,mlp128,cnn128] [--device cpu]
     python benchmarks/epoch_speed.py --mode time-to-accuracy --recipe cnn_fast [--repeats 3]
+    python benchmarks/epoch_speed.py --mode end-to-end [--repeats 3] [--threads N]
 
 All three paths train the same network (built by `mnist_lab.nets`) with the same optimizer,
-batch size and training images (the real MNIST training split, 54,000 after the validation
+batch size, precision (the lab's `trainer.precision`, auto per machine; `--precision 32` sets
+it for all three) and training images (the real MNIST training split, 54,000 after the validation
 hold-out) in one process, one after the other, so the ratios compare like with like:
 
 - lab:        `mnist_lab.train`'s own objects (composed config, DataModule, Classifier, Trainer
@@ -21,13 +23,23 @@ repeat, through the lab and through the plain loop over the very same batches, a
 training seconds each needed to reach 98%, 99% and 99.5% test accuracy, and their ratio. The test
 set is scored every `--eval-every` steps with the clock stopped, so the figures are training time
 only, resolved to that many steps.
+
+`--mode end-to-end` runs `python -m mnist_lab.train experiment=cnn_fast` (the lab's defaults,
+precision auto) and `benchmarks/plain_cnn_fast.py` in fp32 and at the lab's precision as whole
+processes, alternating, and prints wall and CPU seconds with the ratios lab/plain; then the
+recipe's training FLOPs (torch's FlopCounterMode over one step), the GFLOP/s each path
+achieved in its training, and this CPU's own matmul peak in fp32 and bf16, measured in the same
+run at the same threads.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -47,14 +59,16 @@ from mnist_lab.callbacks import EpochTimer
 from mnist_lab.data.datamodule import EpochOrder, TensorBatches
 from mnist_lab.models.optimizers import make_optimizer
 from mnist_lab.runtime.assemble import assemble
+from mnist_lab.runtime.precision import choose_precision
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 CASES = {"mlp32": ("mlp", 32), "mlp128": ("mlp", 128), "cnn32": ("cnn", 32), "cnn128": ("cnn", 128)}
 THRESHOLDS = (0.98, 0.99, 0.995)
 
 
-def lab_config(model: str, batch_size: int, device: str, output_dir: str):
+def lab_config(model: str, batch_size: int, device: str, output_dir: str, precision: str = "auto"):
     overrides = [f"model={model}", f"data.batch_size={batch_size}", "trainer.max_epochs=1"]
+    overrides.append(f"trainer.precision={precision}")
     return compose_without_validation(overrides, device, output_dir)
 
 
@@ -90,6 +104,16 @@ def make_net_and_optimizer(cfg, device: torch.device):
     return net, optimizer
 
 
+def autocast(cfg: DictConfig, device: torch.device) -> torch.autocast:
+    """The plain loops' forward context: the precision the lab's Trainer resolves for `cfg`
+    (`trainer.precision`, auto per machine), so that lab and plain loop do the same math.
+    """
+    precision = choose_precision(cfg.trainer, cfg.model.net._target_)
+    if precision.precision not in ("32", "32-true", "bf16-mixed"):
+        sys.exit(f"error: the plain loops run in 32 or bf16-mixed, not {precision.precision}")
+    return precision.autocast(device.type)
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -102,7 +126,8 @@ def time_epoch(cfg, batches: Iterable, device: torch.device) -> float:
     started = time.perf_counter()
     for x, y in batches:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        loss = F.cross_entropy(net(x), y)
+        with autocast(cfg, device):
+            loss = F.cross_entropy(net(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -196,9 +221,10 @@ class LabAccuracyClock(L.Callback):
         self.clock.check(pl_module, step, last=step == trainer.estimated_stepping_batches)
 
 
-def recipe_config(recipe: str, device: str, output_dir: str) -> DictConfig:
+def recipe_config(recipe: str, device: str, output_dir: str, precision: str = "auto") -> DictConfig:
     """An experiment's config for timing, refused if the plain loop could not copy its recipe."""
-    cfg = compose_without_validation([f"experiment={recipe}"], device, output_dir)
+    overrides = [f"experiment={recipe}", f"trainer.precision={precision}"]
+    cfg = compose_without_validation(overrides, device, output_dir)
     supported = {
         "model._target_": lambda v: str(v).endswith("Classifier"),
         "model.scheduler.name": lambda v: v in ("none", "onecycle"),
@@ -234,7 +260,8 @@ def time_plain_recipe(cfg: DictConfig, datamodule, device: torch.device, clock: 
     for epoch in range(cfg.trainer.max_epochs):
         order.set_epoch(epoch)
         for x, y in batches:
-            loss = F.cross_entropy(net(x), y)
+            with autocast(cfg, device):
+                loss = F.cross_entropy(net(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -246,7 +273,7 @@ def time_plain_recipe(cfg: DictConfig, datamodule, device: torch.device, clock: 
 
 def time_to_accuracy(args: argparse.Namespace) -> None:
     device = torch.device("cuda" if args.device == "gpu" else "cpu")
-    cfg = recipe_config(args.recipe, args.device, args.output_dir)
+    cfg = recipe_config(args.recipe, args.device, args.output_dir, args.precision)
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
     test_images, test_labels = (t.to(device) for t in datamodule.splits["test"])
@@ -287,9 +314,125 @@ def time_to_accuracy(args: argparse.Namespace) -> None:
     print(f"final test accuracy: lab {finals['lab']}; plain {finals['plain']}")
 
 
+def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:
+    """This machine's GFLOP/s for one square matmul in `dtype` (the best of `repeats`)."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b  # the first call allocates and picks kernels
+    best = min(timed_call(lambda: a @ b) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def timed_call(function) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def training_flops(cfg: DictConfig, images: int) -> float:
+    """FLOPs of the recipe's training (forward and backward, as torch counts them)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net, _ = make_net_and_optimizer(cfg, torch.device("cpu"))
+    batch = cfg.data.batch_size
+    x, y = torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(net(x), y).backward()
+    return counter.get_total_flops() / batch * images * cfg.trainer.max_epochs
+
+
+def run_timed(command: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds, stdout) of a command run to its end."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, done.stdout
+
+
+def lab_training_seconds(run_dir: Path) -> float:
+    """The sum of a finished run's `time/epoch_s` (csv/metrics.csv)."""
+    with (run_dir / "csv" / "metrics.csv").open(newline="") as file:
+        return sum(float(r["time/epoch_s"]) for r in csv.DictReader(file) if r["time/epoch_s"])
+
+
+def end_to_end(args: argparse.Namespace) -> None:
+    """`train experiment=cnn_fast` as a user runs it vs the plain script in fp32 and at the
+    lab's precision, alternating, whole processes; then GFLOP/s against this CPU's matmul peak.
+    """
+    cfg = recipe_config(args.recipe, "cpu", args.output_dir)
+    lab_precision = choose_precision(cfg.trainer, cfg.model.net._target_).precision
+    plain = [sys.executable, str(Path(__file__).parent / "plain_cnn_fast.py")]
+    threads = [f"threads={args.threads}"] if args.threads else []
+    plain_threads = ["--threads", str(args.threads)] if args.threads else []
+    paths = {
+        "lab": [sys.executable, "-m", "mnist_lab.train", f"experiment={args.recipe}", *threads],
+        "plain 32": [*plain, "--precision", "32", *plain_threads],
+    }
+    if lab_precision == "bf16-mixed":
+        paths[f"plain {lab_precision}"] = [*plain, "--precision", lab_precision, *plain_threads]
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in paths}
+    for repeat in range(args.repeats):
+        for name, command in paths.items():
+            run_dir = Path(args.output_dir) / f"end_to_end_{os.getpid()}_{repeat}"
+            extra = [f"hydra.run.dir={run_dir}"] if name == "lab" else []
+            wall, cpu, stdout = run_timed([*command, *extra])
+            if name == "lab":
+                training = lab_training_seconds(run_dir)
+            else:
+                training = float(stdout.split(" s training")[0].rsplit(" ", 1)[1])
+            results[name].append((wall, cpu, training))
+            print(
+                f"  {name} {repeat + 1}/{args.repeats}: {stdout.strip().splitlines()[-1]}",
+                file=sys.stderr,
+            )
+    medians = {
+        name: [statistics.median(r[i] for r in runs) for i in range(3)]
+        for name, runs in results.items()
+    }
+    print(
+        f"\n{args.recipe} end to end (median of {args.repeats}, alternating); the lab at "
+        f"trainer.precision=auto: {choose_precision(cfg.trainer, cfg.model.net._target_).summary()}"
+    )
+    print(
+        f"{'path':>20}{'wall s':>10}{'CPU s':>10}{'train s':>10}{'lab/path wall':>15}"
+        f"{'lab/path CPU':>14}"
+    )
+    lab = medians["lab"]
+    for name, (wall, cpu, training) in medians.items():
+        print(
+            f"{name:>20}{wall:10.2f}{cpu:10.2f}{training:10.2f}{lab[0] / wall:15.3f}"
+            f"{lab[1] / cpu:14.3f}"
+        )
+    print("goals: lab / plain 32 < 1.0; lab / plain at the lab's precision <= 1.05")
+
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    flops = training_flops(cfg, len(datamodule.splits["train"][1]))
+    peaks = {"32": matmul_peak(torch.float32), "bf16-mixed": matmul_peak(torch.bfloat16)}
+    print(
+        f"\n{args.recipe} training: {flops / 1e12:.3f} TFLOP forward and backward; this CPU's "
+        f"matmul peak at {torch.get_num_threads()} threads: fp32 {peaks['32']:.0f} GFLOP/s, "
+        f"bf16 {peaks['bf16-mixed']:.0f} GFLOP/s"
+    )
+    print(f"{'path':>20}{'GFLOP/s':>10}{'of peak':>10}{'bound s':>10}{'train/bound':>13}")
+    for name, (_, _, training) in medians.items():
+        precision = lab_precision if name == "lab" else name.removeprefix("plain ")
+        peak = peaks["bf16-mixed" if precision == "bf16-mixed" else "32"]
+        achieved, bound = flops / training / 1e9, flops / peak / 1e9
+        print(
+            f"{name:>20}{achieved:10.1f}{achieved / peak:10.1%}{bound:10.2f}"
+            f"{training / bound:13.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--mode", default="epoch", choices=["epoch", "time-to-accuracy"])
+    parser.add_argument(
+        "--mode", default="epoch", choices=["epoch", "time-to-accuracy", "end-to-end"]
+    )
+    parser.add_argument("--threads", type=int, help="torch's threads (default: all cores)")
     parser.add_argument("--recipe", default="cnn_fast", help="an experiment in conf/experiment/")
     parser.add_argument("--eval-every", type=int, default=50, help="steps between test scores")
     parser.add_argument("--repeats", type=int, default=3)
@@ -297,17 +440,27 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--skip-dataloader", action="store_true")
     parser.add_argument("--output-dir", default="outputs/benchmarks")
+    parser.add_argument("--precision", default="auto", help="trainer.precision for every path")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device("cuda" if args.device == "gpu" else "cpu")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+    precision = choose_precision({"precision": args.precision, "accelerator": args.device})
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, "
+        f"precision {precision.summary()}"
+    )
     if args.mode == "time-to-accuracy":
         time_to_accuracy(args)
+        return
+    if args.mode == "end-to-end":
+        end_to_end(args)
         return
 
     rows = []
     for case in args.cases.split(","):
         model, batch_size = CASES[case]
-        cfg = lab_config(model, batch_size, args.device, args.output_dir)
+        cfg = lab_config(model, batch_size, args.device, args.output_dir, args.precision)
         datamodule = instantiate(cfg.data)
         datamodule.setup("fit")
         images, labels = datamodule.splits["train"]

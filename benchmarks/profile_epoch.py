@@ -30,6 +30,7 @@ from hydra.utils import instantiate  # noqa: E402
 from omegaconf import open_dict  # noqa: E402
 
 from mnist_lab.runtime.assemble import assemble  # noqa: E402
+from mnist_lab.runtime.precision import choose_precision  # noqa: E402
 
 CASES = {"mlp32": ("mlp", 32), "mlp128": ("mlp", 128), "cnn128": ("cnn", 128)}
 
@@ -102,8 +103,10 @@ def plain_epoch(cfg) -> float:
     net = instantiate(cfg.model.net, input_shape=[1, 28, 28], num_classes=10)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.model.optimizer.lr)
     started = time.process_time()
+    precision = choose_precision(cfg.trainer, cfg.model.net._target_)
     for x, y in datamodule.train_dataloader():
-        loss = F.cross_entropy(net(x), y)
+        with precision.autocast("cpu"):  # the lab's precision (trainer.precision, auto)
+            loss = F.cross_entropy(net(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

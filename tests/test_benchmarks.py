@@ -4,6 +4,7 @@ time-to-accuracy mode times the lab and a plain loop doing identical work."""
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -12,6 +13,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from mnist_lab.train import train
 from tests.helpers import ROOT, compose_config
 
 
@@ -93,3 +95,46 @@ def test_time_to_accuracy_refuses_recipes_the_plain_loop_cannot_copy(tmp_path: P
     benchmark = load_script("epoch_speed")
     with pytest.raises(SystemExit, match="fashion_mlp has model.scheduler.name=cosine, model.op"):
         benchmark.recipe_config("fashion_mlp", "cpu", str(tmp_path))
+
+
+def test_plain_script_trains_in_bf16_when_asked(tiny_data_dir: Path, capsys) -> None:
+    plain = load_script("plain_cnn_fast")
+    accuracy = plain.main(["--data-dir", str(tiny_data_dir), "--precision", "bf16-mixed"])
+    assert accuracy > 0.5
+    assert "s training (bf16-mixed)" in capsys.readouterr().out
+
+
+def test_gpu_check_script_parses() -> None:
+    script = ROOT / "benchmarks" / "gpu_check.sh"
+    checked = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_cnn_gpu_composes_and_trains_a_few_steps_on_the_cpu(train_config, tmp_path: Path):
+    cfg = train_config("experiment=cnn_gpu", "trainer.accelerator=cpu", "data.subset_size=256")
+    assert list(cfg.model.net.channels) == [32, 64, 128] and cfg.trainer.max_epochs == 1
+    assert cfg.model.scheduler.name == "onecycle"
+    metrics = train(cfg)
+    assert 0.0 <= metrics["test/acc"] <= 1.0 and metrics["time/epoch_s"] > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="here the gpu tests run")
+def test_the_gpu_tests_skip_cleanly_without_a_gpu() -> None:
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider"]
+        + [str(ROOT / "tests" / "test_gpu.py")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert ran.returncode == 0, ran.stdout[-2000:]
+    assert " skipped" in ran.stdout and "passed" not in ran.stdout and "error" not in ran.stdout
+
+
+def test_end_to_end_counts_cnn_fast_training_flops(tmp_path: Path) -> None:
+    benchmark = load_script("epoch_speed")
+    cfg = benchmark.recipe_config("cnn_fast", "cpu", str(tmp_path))
+    per_image = benchmark.training_flops(cfg, images=1) / cfg.trainer.max_epochs
+    # 3.85 MFLOP forward (the recipe's comment: 3.8 M), the backward pass about twice that
+    assert 11.0e6 < per_image < 11.6e6
+    assert benchmark.matmul_peak(torch.float32, size=256, repeats=2) > 0

@@ -169,12 +169,12 @@ CONFIG_CASES = [
     ),
     (
         "train",
-        ["+trainer.precision=13"],
+        ["trainer.precision=13"],
         "trainer.precision=13 is not accepted; expected one of 64, 32, 16, bf16,",
     ),
     (
         "train",
-        ["+trainer.precision=half"],
+        ["trainer.precision=half"],
         "trainer.precision='half' is not accepted; expected one of",
     ),
     (

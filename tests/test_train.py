@@ -37,8 +37,11 @@ def test_a_short_run_learns_and_leaves_everything_a_user_expects(train_config, t
     assert saved["test/acc"] == metrics["test/acc"]
     # CS155 set 4 §2A: the versions and the device, in metrics.json and the hparams
     environment = saved["environment"]
-    assert set(environment) == {"python", "torch", "lightning", "hydra-core", "numpy", "device"}
+    assert set(environment) == {
+        *("python", "torch", "lightning", "hydra-core", "numpy", "device", "precision")
+    }
     assert environment["torch"] == torch.__version__ and environment["device"].startswith("cpu: ")
+    assert environment["precision"].startswith(("bf16-mixed (auto: ", "32-true (auto: "))
     hparams = (run / "csv" / "hparams.yaml").read_text()
     assert f"environment/torch: {torch.__version__}" in hparams
     summary = (run / "model_summary.txt").read_text()

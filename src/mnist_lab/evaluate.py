@@ -65,6 +65,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         torch_device_name,
     )
     from mnist_lab.runtime.loggers import TensorBoardLogger
+    from mnist_lab.runtime.precision import choose_precision
 
     run_cfg = run.config()
     # The run's interpolations (paths, seed) resolve against this evaluation's values.
@@ -96,11 +97,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         measures.append(errors)
     # The figures and the per-class table go to TensorBoard too, beside the test numbers.
     tensorboard = TensorBoardLogger(cfg.paths.output_dir, default_hp_metric=False)
-    trainer = build_trainer(cfg, measures, [tensorboard])
+    net = run_cfg.model.net._target_  # auto picks the precision the run trained in
+    trainer = build_trainer(cfg, measures, [tensorboard], net)
     trainer.test(model, datamodule=datamodule)
     metrics = scalar_metrics(trainer.callback_metrics)
+    device = torch_device_name(trainer.strategy.root_device)
     environment = run_environment(
-        LIGHTNING_LIBRARIES, torch_device_name(trainer.strategy.root_device)
+        LIGHTNING_LIBRARIES, device, choose_precision(cfg.trainer, net).summary()
     )
     RunDir(cfg.paths.output_dir).write_metrics({**metrics, "environment": environment})
     split = datamodule.spec.test_split  # `truth_table` for a gate: no held-out rows

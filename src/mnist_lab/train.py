@@ -12,7 +12,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, open_dict
 
-from mnist_lab.runtime.cli import CONF_DIR, entry_point
+from mnist_lab.runtime.cli import CONF_DIR, entry_point, exit_without_teardown
 from mnist_lab.runtime.distributed import own_process_group
 from mnist_lab.runtime.from_search import search_arguments
 from mnist_lab.runtime.resume import resume_arguments, resume_member
@@ -52,14 +52,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
         run_environment,
         torch_device_name,
     )
+    from mnist_lab.runtime.precision import choose_precision
     from mnist_lab.runtime.rundir import RunDir
 
     started, started_at = time.perf_counter(), time.time()
     pin_child_processes(cfg)
     datamodule, model, trainer = assemble(cfg)
-    environment = run_environment(
-        LIGHTNING_LIBRARIES, torch_device_name(trainer.strategy.root_device)
-    )
+    device = torch_device_name(trainer.strategy.root_device)
+    precision = choose_precision(cfg.trainer, cfg.model.net._target_).summary()
+    environment = run_environment(LIGHTNING_LIBRARIES, device, precision)
     if trainer.is_global_zero:
         print(environment_line(environment), flush=True)
     # TensorBoard gets a curated hparams row at the end (tensorboard_tabs); the other loggers
@@ -134,3 +135,4 @@ if __name__ == "__main__":
     entry_point(
         main, "train", rewrite=lambda arguments: resume_arguments(search_arguments(arguments))
     )
+    exit_without_teardown()

@@ -15,6 +15,7 @@ from mnist_lab.callbacks import ModeCollapse
 from mnist_lab.models.gan import GAN
 from mnist_lab.models.judge import train_judge
 from mnist_lab.nets.gan import DCGAN, DenseGAN
+from mnist_lab.runtime.assemble import build_trainer
 from mnist_lab.runtime.rundir import RunDir
 from mnist_lab.train import train
 
@@ -71,13 +72,19 @@ def test_interpolation_ends_at_the_two_codes_own_images() -> None:
 
 
 def test_one_training_step_moves_both_generator_and_discriminator(train_config) -> None:
-    cfg = train_config("model=gan", "logger=none", "debug=fast_dev_run", "~callbacks")
+    cfg = train_config(
+        "model=gan",
+        "logger=none",
+        "debug=fast_dev_run",
+        "~callbacks",
+        "++trainer.limit_train_batches=1",
+    )
     model: GAN = instantiate(cfg.model, _recursive_=False, _convert_="all")
     before = {name: p.detach().clone() for name, p in model.net.named_parameters()}
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    trainer = instantiate(cfg.trainer, logger=False, callbacks=[], limit_train_batches=1)
+    trainer = build_trainer(cfg, [], False)  # trainer.precision=auto: the lab resolves it
     trainer.fit(model, datamodule=datamodule)
     changed = {name for name, p in model.net.named_parameters() if not torch.equal(p, before[name])}
     assert any(name.startswith("generator.") for name in changed)

@@ -17,16 +17,25 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_lab import LabError
 from mnist_lab.runtime.console import quiet_lightning
+from mnist_lab.runtime.precision import choose_precision
 from mnist_lab.runtime.rules import check_network
 
 
 def build_trainer(
-    cfg: DictConfig, callbacks: list[L.Callback], loggers: list[Logger] | bool
+    cfg: DictConfig,
+    callbacks: list[L.Callback],
+    loggers: list[Logger] | bool,
+    net: str | None = None,
 ) -> L.Trainer:
-    """The Trainer from `cfg.trainer`; an unusable device becomes a one-line error."""
+    """The Trainer from `cfg.trainer`, `precision: auto` resolved for this machine and the
+    network class `net` (default: `cfg.model.net`'s; runtime/precision.py); an unusable device
+    becomes a one-line error.
+    """
     quiet_lightning()
+    net = net or OmegaConf.select(cfg, "model.net._target_")
+    precision = choose_precision(cfg.trainer, net).precision
     try:
-        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, precision=precision)
     except InstantiationException as error:
         cause = error.__cause__
         if isinstance(cause, MisconfigurationException):

@@ -430,3 +430,21 @@ def positive_float(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} is not accepted; expected a number > 0")
     return value
+
+
+def exit_without_teardown() -> None:
+    """End a command that finished after loading torch: its exit handlers run, Python's own
+    teardown does not. A command that never loaded torch (`--help`, `--cfg`) just returns.
+
+    Unloading torch and Lightning's modules at exit takes ~1 s of CPU per run (a fifth of a
+    short run's time outside its epochs) and saves nothing: every file the run writes is closed
+    by then, and the exit handlers (logging's flush, joblib's workers) still run here.
+    """
+    if "torch" not in sys.modules:
+        return
+    import atexit
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -29,6 +29,9 @@ NOISE = (
     # each repeats the "Restoring states from the checkpoint path at ..." line just before it
     "Loaded model weights from the checkpoint at ",
     "Restored all states from the checkpoint at ",
+    # the lab's environment line names the precision and why it was chosen
+    "Using bfloat16 Automatic Mixed Precision",
+    "Using 16bit Automatic Mixed Precision",
 )
 IDLE_GPU = re.compile(r"GPU available: True(?: \((?P<kind>\w+)\))?, used: False")
 
@@ -60,3 +63,5 @@ def quiet_lightning() -> None:
     logging.getLogger("lightning.pytorch.accelerators.cuda").setLevel(logging.WARNING)
     # Said above in the lab's words; Lightning's own says `Trainer(accelerator='gpu')`.
     warnings.filterwarnings("ignore", message="GPU available but not used")
+    # Mixed precision keeps the weights in fp32, so the summary's 32-bit size is the right one.
+    warnings.filterwarnings("ignore", message=r"Precision .*-mixed is not supported by the model")

@@ -43,9 +43,12 @@ def torch_device_name(device: torch.device) -> str:
     return device.type
 
 
-def run_environment(libraries: Sequence[str], device: str | None = None) -> dict[str, str]:
-    """Python's version, each library's installed version ("not installed" if absent) and the
-    device (by default this machine's CPU: the NumPy runs compute nowhere else).
+def run_environment(
+    libraries: Sequence[str], device: str | None = None, precision: str | None = None
+) -> dict[str, str]:
+    """Python's version, each library's installed version ("not installed" if absent), the
+    device (by default this machine's CPU: the NumPy runs compute nowhere else) and, for a
+    Lightning run, the precision it trained in and why (`bf16-mixed (auto: the CPU has AMX)`).
     """
     environment = {"python": platform.python_version()}
     for library in libraries:
@@ -54,12 +57,21 @@ def run_environment(libraries: Sequence[str], device: str | None = None) -> dict
         except PackageNotFoundError:
             environment[library] = "not installed"
     environment["device"] = device or f"cpu: {cpu_name()}"
+    if precision is not None:
+        environment["precision"] = precision
     return environment
 
 
 def environment_line(environment: dict[str, str]) -> str:
-    """`versions: python 3.12.3, torch 2.13.0+cpu, ...; device cpu: AMD EPYC` for the printout."""
+    """`versions: python 3.12.3, torch 2.13.0+cpu, ...; device cpu: AMD EPYC` for the printout,
+    then `; precision bf16-mixed (auto: the CPU has AMX)` where the run names one.
+    """
     versions = ", ".join(
-        f"{name} {value}" for name, value in environment.items() if name != "device"
+        f"{name} {value}"
+        for name, value in environment.items()
+        if name not in ("device", "precision")
     )
-    return f"versions: {versions}; device {environment.get('device', 'unknown')}"
+    line = f"versions: {versions}; device {environment.get('device', 'unknown')}"
+    if "precision" in environment:
+        line += f"; precision {environment['precision']}"
+    return line

@@ -34,10 +34,11 @@ INITS = ("default", "zeros", "normal", "xavier", "he")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "cosine", "onecycle", "step")
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "tpu", "auto")
-# Lightning 2's precision names (an int is read as its string)
+# Lightning 2's precision names (an int is read as its string), and the lab's auto
+# (runtime/precision.py: chosen per machine)
 PRECISIONS = (
     "64", "32", "16", "bf16", "64-true", "32-true", "16-true", "bf16-true", "16-mixed",
-    "bf16-mixed", "transformer-engine", "transformer-engine-float16",
+    "bf16-mixed", "transformer-engine", "transformer-engine-float16", "auto",
 )  # fmt: skip
 # the MNIST-format datasets (IDX files on disk) and their two official splits
 DATASETS = ("mnist", "fashion_mnist")
