@@ -33,7 +33,7 @@ tensorboard:  ## TensorBoard over outputs/
 benchmark:  ## seconds per epoch: lab vs plain PyTorch loop vs per-sample DataLoader
 	$(PYTHON) benchmarks/epoch_speed.py
 
-reproduce:  ## the whole catalogue E1-E28 at its budgets (about 30 min on 2 cores), with index.md
+reproduce:  ## the whole catalogue E1-E31 at its budgets (about 31 min on 2 cores), with index.md
 	$(PYTHON) -m mnist_lab.reproduce
 
 reproduce-quick:  ## the same commands on tiny budgets (a few minutes): does everything run?

@@ -11,7 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from mnist_lab.analysis.figures import HIGHLIGHTED, gan_figures, report_figures, run_line
-from mnist_lab.plots.curves import GREY, metric_vs_value_figure
+from mnist_lab.plots.curves import GREY, learning_curves_figure, metric_vs_value_figure
 from mnist_lab.runtime.rundir import RunDir, find_runs
 from tests.helpers.run_dirs import write_curves_run
 
@@ -326,3 +326,22 @@ def test_two_gan_runs_get_the_distance_over_time_and_their_last_grids_side_by_si
     ]
     # GANs have no accuracy to draw against the swept setting
     assert "accuracy_vs_model.png" not in figures
+
+
+def test_an_interval_is_shaded_only_where_the_metric_can_be() -> None:
+    # seeds at accuracy 1.0 but one: the t-interval of the mean passes 1.0 and, for the loss, 0
+    curves = {"run": {"train/acc": [0.9, 0.95], "train/loss_epoch": [0.3, 0.01]}}
+    bands = {
+        "run": {
+            "train/acc": ([0.6, 0.7], [1.2, 1.3]),
+            "train/loss_epoch": ([-0.2, -0.5], [0.8, 0.4]),
+        }
+    }
+    fig = learning_curves_figure(curves, bands=bands)
+    shaded = {
+        ax.get_ylabel().split()[0]: ax.collections[0].get_paths()[0].vertices[:, 1]
+        for ax in fig.axes
+        if ax.collections
+    }
+    assert shaded["accuracy"].max() == 1.0 and shaded["accuracy"].min() == 0.6
+    assert shaded["loss"].min() >= 0.0 and shaded["loss"].max() == 0.8

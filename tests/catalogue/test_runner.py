@@ -225,3 +225,17 @@ def test_a_step_over_seeds_shows_the_groups_and_folds_every_run_away(tmp_path: P
     groups, _, folded = collected.table.partition("<details><summary>every run (6)</summary>")
     assert "(n=3)" in groups and "| 1e-4 |" in groups
     assert folded.count("\n| ") >= 6 and folded.rstrip().endswith("</details>")
+
+
+def test_a_sweep_shows_its_first_finished_runs_own_figures(tmp_path: Path) -> None:
+    directory = tmp_path / "E17_code" / "train"
+    for index in range(3):
+        # member 0 stopped before its test; 1 is the first run that finished
+        finished = {"test/loss": 0.05} if index else None
+        write_run(directory / str(index), [f"seed={index + 1}"], finished, "" if index else "nan")
+        (directory / str(index) / "code_vs_pca.png").write_bytes(b"png")
+    step = Step("train", "train", ("-m",), first_run_figures=("code_vs_pca.png", "absent.png"))
+    collected = collect_step(StepResult(step, [], directory, returncode=0), Path())
+    assert directory / "1" / "code_vs_pca.png" in collected.figures
+    assert not any(figure.parent.name in ("0", "2") for figure in collected.figures)
+    assert not any(figure.name == "absent.png" for figure in collected.figures)

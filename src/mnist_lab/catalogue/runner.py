@@ -176,6 +176,10 @@ def collect_step(result: StepResult, log: Path, threshold: float | None = None) 
     # A GAN's grid per epoch would bury the index; its report draws them as one figure.
     grids = set(RunDir(directory).sample_grids().values())
     result.figures = sorted(p for p in directory.glob("*.png") if p not in grids)
+    first = next((run for run in result.runs if run.status == "ok"), None)
+    if first is not None and first.path != directory:
+        shown = (first.path / name for name in result.step.first_run_figures)
+        result.figures += [path for path in shown if path.is_file()]
     if result.returncode != 0:
         failed = [run for run in result.runs if run.status == "failed"]
         if result.finished_runs and failed:

@@ -105,6 +105,9 @@ class Step:
     quick: tuple[str, ...] = ()
     # False: under --quick only `quick` is added, not the catalogue's `quick_train`
     quick_train: bool = True
+    # figures a sweep's members draw for themselves (a 2-D code's scatter), shown in the index
+    # from its first finished run; the report draws only figures across the runs
+    first_run_figures: tuple[str, ...] = ()
 
     @property
     def hydra_app(self) -> bool:
@@ -228,8 +231,19 @@ def _step(name: str, spec: str | Mapping[str, Any], where: str) -> Step:
     words = _split(spec.get("command"))
     if not words:
         raise LabError(f"{where}: step {name!r} has no command")
+    figures = _split(spec.get("first_run_figures"))
+    if any(not figure.endswith(".png") or "/" in figure for figure in figures):
+        raise LabError(
+            f"{where}: step {name!r} first_run_figures={list(figures)}: expected file names "
+            f"ending in .png, as the runs write them"
+        )
     return Step(
-        str(name), words[0], words[1:], _split(spec.get("quick")), spec.get("quick_train", True)
+        str(name),
+        words[0],
+        words[1:],
+        _split(spec.get("quick")),
+        spec.get("quick_train", True),
+        figures,
     )
 
 

@@ -79,7 +79,9 @@ def _plot_per_epoch(
                 ax.plot(xs[shown], values[shown], ls=style, label=name, **look)
             band = (bands or {}).get(label, {}).get(metric)
             if band is not None and label in colors:
-                low, high = (np.asarray(edge, dtype=float) for edge in band)
+                # An interval of the mean over few seeds can pass what the metric can take
+                # (accuracy 1.0 for all but one seed): shaded only within the possible range.
+                low, high = (np.clip(np.asarray(e, dtype=float), *_possible(metric)) for e in band)
                 inside = np.isfinite(low) & np.isfinite(high)
                 ax.fill_between(
                     xs[inside], low[inside], high[inside], color=color, alpha=0.2, linewidth=0
@@ -88,6 +90,11 @@ def _plot_per_epoch(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
     ax.grid(alpha=0.3)
+
+
+def _possible(metric: str) -> tuple[float, float]:
+    """The values `metric` can take: accuracies lie in [0, 1], losses and the rest above 0."""
+    return (0.0, 1.0) if metric.rsplit("/", 1)[-1].startswith("acc") else (0.0, np.inf)
 
 
 def _spans(values: np.ndarray, ratio: float) -> bool:
