@@ -214,6 +214,23 @@ def test_a_failed_run_is_named_by_its_epoch(tmp_path: Path) -> None:
     assert (line.label, line.stopped) == ("lr=1 (failed in epoch 3)", 3)
 
 
+def test_a_run_that_failed_before_training_is_not_said_to_stop_in_an_epoch(tmp_path: Path) -> None:
+    """E19's GPU members on a CPU machine: refused while starting, nothing logged."""
+    reason = "trainer.accelerator='gpu' cannot be used here: No supported gpu backend found!"
+    finished = {"val/acc_best": 0.9, "test/acc": 0.9}
+    for seed in (1, 2):
+        cpu, gpu = tmp_path / f"cpu{seed}", tmp_path / f"gpu{seed}"
+        curves = _classifier_curves(1.0 + seed / 10)
+        write_curves_run(cpu, ["accelerator=cpu", f"seed={seed}"], curves, metrics=finished)
+        write_curves_run(gpu, ["accelerator=gpu", f"seed={seed}"], {}, failed=reason)
+    runs = find_runs(tmp_path)
+    figure = report_figures(runs)["learning_curves.png"]
+    assert "accelerator=gpu (2 of 2 runs failed before training)" in _legend_texts(figure)
+    gpu = next(run for run in runs if run.path.name == "gpu1")
+    line = run_line("accelerator=gpu (failed)", gpu)
+    assert line.label == "accelerator=gpu (failed before training)"
+
+
 def test_the_last_mini_batch_losses_get_a_figure(tmp_path: Path) -> None:
     """CS541 HW3 Problem 2.3: the last 20 mini-batches' losses, drawn from the saved file."""
     losses = [0.3 - 0.01 * i for i in range(20)]

@@ -117,13 +117,20 @@ def run_line(label: str, run: Run) -> Line:
     stopped = None
     if run.status == "failed":
         stopped = stopped_epoch(run)
-        label = f"{label.removesuffix(' (failed)')} ({stop_text(run)} in epoch {stopped})"
+        when = "before training" if started_nothing(run) else f"in epoch {stopped}"
+        label = f"{label.removesuffix(' (failed)')} ({stop_text(run)} {when})"
     return Line(label, run.curves, validation_score(run), steps=_run_steps(run), stopped=stopped)
 
 
 def stopped_epoch(run: Run) -> int:
     """The epoch (from 1) a run stopped in: the one after the last it logged."""
     return 1 + max((len(values) for values in run.curves.values()), default=0)
+
+
+def started_nothing(run: Run) -> bool:
+    """Whether a failed run stopped before its first step (an unusable device, say): it logged
+    nothing and did not diverge."""
+    return stop_text(run) == "failed" and not run.curves and not RunDir(run.path).step_curves()
 
 
 def stop_text(run: Run) -> str:
@@ -286,10 +293,12 @@ def group_line(label: str, group: Group) -> Line | None:
     if not failed:
         return None
     epochs = sorted({stopped_epoch(run) for run in failed})
-    when = f"epoch {epochs[0]}" if len(epochs) == 1 else f"epochs {epochs[0]}-{epochs[-1]}"
+    when = f"in epoch {epochs[0]}" if len(epochs) == 1 else f"in epochs {epochs[0]}-{epochs[-1]}"
+    if all(started_nothing(run) for run in failed):
+        when = "before training"
     how = " or ".join(sorted({stop_text(run) for run in failed}))
     runs = f"{len(failed)} of {len(group.runs)} runs"
-    label = f"{label.rsplit(' (n=', 1)[0]} ({runs} {how} in {when})"
+    label = f"{label.rsplit(' (n=', 1)[0]} ({runs} {how} {when})"
     return Line(label, {}, math.nan, stopped=epochs[0])
 
 
