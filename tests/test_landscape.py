@@ -213,6 +213,8 @@ def test_cli_draws_the_surface_and_contour_of_a_run(
     assert evaluations == [25]  # the grid, through the one plane evaluation
     out = capsys.readouterr().out
     assert "5x5 grid on 100 images" in out and f"wrote {run / 'landscape_contour.png'}" in out
+    threads = torch.get_num_threads()
+    assert f"s CPU, {threads} thread{'s' if threads > 1 else ''}, " in out
     for name in ("landscape_surface.png", "landscape_contour.png"):
         assert (run / name).stat().st_size > 20_000
     saved = np.load(run / "landscape.npz")

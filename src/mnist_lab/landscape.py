@@ -291,7 +291,6 @@ def timed(function: Callable[[], Any]) -> tuple[Any, str]:
 
 def random_directions(args: argparse.Namespace) -> list[Path]:
     """Li et al.'s view: the loss along 1 or 2 filter-normalised random directions."""
-    import torch
 
     from mnist_lab.analysis.loss_plane import default_batch_points, plane_metrics, random_plane
     from mnist_lab.plots.landscape import (
@@ -358,7 +357,7 @@ def random_directions(args: argparse.Namespace) -> list[Path]:
     )
     print(
         f"{shape} points on {len(labels)} training images: {took}, "
-        f"{torch.get_num_threads()} threads, {batch_points} points per pass; loss "
+        f"{_threads()}, {batch_points} points per pass; loss "
         f"{own_loss:.4f} (accuracy {own_accuracy:.4f}) at the final weights, "
         f"{losses.min():.4f} to {losses.max():.4f} over the "
         + ("line" if args.dimensions == 1 else "plane")
@@ -443,7 +442,6 @@ def interpolation(args: argparse.Namespace) -> list[Path]:
 
 def pca_plane(args: argparse.Namespace) -> list[Path]:
     """CS541 HW3 P3's view: the loss over the PCA plane of recorded trajectories."""
-    import torch
 
     from mnist_lab.analysis.loss_plane import (
         default_batch_points,
@@ -488,7 +486,7 @@ def pca_plane(args: argparse.Namespace) -> list[Path]:
     print(
         f"{len(ys)}x{len(xs)} grid on {len(labels)} images: {seconds:.2f} s "
         f"({1000 * seconds / len(xs) / len(ys):.1f} ms per point, {cpu_seconds:.2f} s CPU, "
-        f"{torch.get_num_threads()} threads, {batch_points} points per pass); "
+        f"{_threads()}, {batch_points} points per pass); "
         f"loss {losses.min():.4f} to {losses.max():.4f}"
     )
     return written
@@ -594,6 +592,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             "--directions random (the PCA plane and --interpolate have their own)"
         )
     return args
+
+
+def _threads() -> str:
+    """torch's thread count in words: `1 thread`, `2 threads`."""
+    import torch
+
+    count = torch.get_num_threads()
+    return f"{count} thread" + ("" if count == 1 else "s")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
