@@ -239,3 +239,18 @@ def test_a_sweep_shows_its_first_finished_runs_own_figures(tmp_path: Path) -> No
     assert directory / "1" / "code_vs_pca.png" in collected.figures
     assert not any(figure.parent.name in ("0", "2") for figure in collected.figures)
     assert not any(figure.name == "absent.png" for figure in collected.figures)
+
+
+def test_a_single_runs_per_class_table_is_shown_beside_its_report(tmp_path: Path) -> None:
+    run = tmp_path / "E29_errors" / "mnist"
+    write_run(run, ["ckpt_path=x"], {"test/acc": 0.99})
+    (run / "per_class.md").write_text("Per-class results\n\n| class | recall |\n|---|---:|\n")
+    sweep = tmp_path / "E01" / "train"
+    for index in range(2):
+        write_run(sweep / str(index), [f"seed={index}"], {"test/acc": 0.99})
+        (sweep / str(index) / "per_class.md").write_text("Per-class results\n")
+    step = Step("mnist", "evaluate", ())
+    single = collect_step(StepResult(step, [], run, returncode=0), Path())
+    assert single.table.rstrip().endswith("| class | recall |\n|---|---:|")
+    several = collect_step(StepResult(Step("train", "train", ("-m",)), [], sweep, 0), Path())
+    assert "Per-class results" not in several.table  # a sweep's members keep theirs

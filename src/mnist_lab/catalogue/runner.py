@@ -15,7 +15,14 @@ from mnist_lab import LabError
 from mnist_lab.catalogue.schema import Entry, Step
 from mnist_lab.report import Report, write_report
 from mnist_lab.runtime.atomic import atomic_write_text
-from mnist_lab.runtime.rundir import METRICS_FILE, REPORT_FILE, Run, RunDir, find_runs
+from mnist_lab.runtime.rundir import (
+    METRICS_FILE,
+    PER_CLASS_FILE,
+    REPORT_FILE,
+    Run,
+    RunDir,
+    find_runs,
+)
 
 
 def _override_key(argument: str) -> str | None:
@@ -173,6 +180,11 @@ def collect_step(result: StepResult, log: Path, threshold: float | None = None) 
             result.table = step_table(write_report(directory, result.runs, threshold))
         except (LabError, OSError, ValueError) as error:
             result.problem = f"no report: {error}"
+    # A step that is one classifier run (not a sweep, whose members keep theirs) shows its
+    # per-class table, the error analysis, beside its report.
+    per_class = directory / PER_CLASS_FILE
+    if per_class.is_file():
+        result.table = "\n\n".join(filter(None, [result.table, per_class.read_text().strip()]))
     # A GAN's grid per epoch would bury the index; its report draws them as one figure.
     grids = set(RunDir(directory).sample_grids().values())
     result.figures = sorted(p for p in directory.glob("*.png") if p not in grids)
