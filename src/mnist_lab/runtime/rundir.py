@@ -38,7 +38,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -606,29 +606,40 @@ def _number(cell: str | None) -> float | None:
         return None
 
 
+def _numbers_by(path: Path, index: str, keep: Callable[[str], bool]) -> dict[str, dict[int, float]]:
+    """A CSVLogger file's numbers, column -> {row's `index` (epoch or step) -> value}, for the
+    columns `keep` accepts; rows without that index are left out, and an index logged again (a
+    resumed epoch, a column logged twice in one) keeps its last value."""
+    numbers: dict[str, dict[int, float]] = {}
+    with path.open(newline="") as file:
+        for row in csv.DictReader(file):
+            at = _number(row.get(index))
+            if at is None:
+                continue
+            for column, cell in row.items():
+                # a non-text column is the overflow of a malformed row
+                if isinstance(column, str) and keep(column):
+                    value = _number(cell)
+                    if value is not None:
+                        numbers.setdefault(column, {})[int(at)] = value
+    return numbers
+
+
 def read_curves(path: Path) -> dict[str, list[float]]:
     """Per-epoch metrics from a Lightning CSVLogger file: one list per column, epoch 1 first.
 
     Step-level columns (`*_step`), test metrics and rows without an epoch (the learning-rate
     monitor's) are left out. A column logged more than once in an epoch keeps its last value.
     """
-    by_epoch: dict[str, dict[int, float]] = {}
-    with path.open(newline="") as file:
-        for row in csv.DictReader(file):
-            epoch = _number(row.get("epoch"))
-            if epoch is None:
-                continue
-            for column, cell in row.items():
-                if (
-                    not isinstance(column, str)  # the overflow of a malformed row
-                    or column in ("epoch", "step")
-                    or column.endswith("_step")
-                    or column.startswith("test/")
-                ):
-                    continue
-                value = _number(cell)
-                if value is not None:
-                    by_epoch.setdefault(column, {})[int(epoch)] = value
+    by_epoch = _numbers_by(
+        path,
+        "epoch",
+        lambda column: (
+            column not in ("epoch", "step")
+            and not column.endswith("_step")
+            and not column.startswith("test/")
+        ),
+    )
     epochs = 1 + max((max(values) for values in by_epoch.values()), default=-1)
     return {
         column: [values.get(epoch, math.nan) for epoch in range(epochs)]
@@ -639,20 +650,12 @@ def read_curves(path: Path) -> dict[str, list[float]]:
 def read_step_curves(path: Path) -> dict[str, tuple[list[int], list[float]]]:
     """Per-step metrics from a Lightning CSVLogger file: metric (without `_step`) -> (steps,
     values), in the order logged; a step logged again (a resumed epoch) keeps its last value."""
-    by_step: dict[str, dict[int, float]] = {}
-    with path.open(newline="") as file:
-        for row in csv.DictReader(file):
-            step = _number(row.get("step"))
-            if step is None:
-                continue
-            for column, cell in row.items():
-                if isinstance(column, str) and column.endswith("_step") and column != "step":
-                    value = _number(cell)
-                    if value is not None:
-                        by_step.setdefault(column.removesuffix("_step"), {})[int(step)] = value
+    by_step = _numbers_by(
+        path, "step", lambda column: column.endswith("_step") and column != "step"
+    )
     return {
-        metric: (sorted(values), [values[step] for step in sorted(values)])
-        for metric, values in by_step.items()
+        column.removesuffix("_step"): (sorted(values), [values[step] for step in sorted(values)])
+        for column, values in by_step.items()
     }
 
 
