@@ -24,7 +24,8 @@ from mnist_lab.data.datamodule import MNISTDataModule
 from mnist_lab.data.datasets import FILE_STEMS, ensure_files
 from mnist_lab.data.idx import write_idx
 from mnist_lab.runtime.cli import check_group_choices, check_overrides
-from tests.helpers import CONF_DIR, ROOT, compose_config
+from tests.helpers import CONF_DIR, compose_config
+from tests.helpers.cli import start_cli
 
 GROUPS = "choose one of"
 
@@ -422,21 +423,10 @@ def test_the_cli_prints_one_line_exits_2_and_leaves_no_run(
         if corrupt is not None:
             corrupt(data / "MNIST" / "raw")
         outputs = tmp_path / f"outputs{index}"
-        env = dict(
-            os.environ,
-            MNIST_LAB_LOG_DIR=str(outputs),
-            MNIST_LAB_DATA_DIR=str(data),
-            MPLBACKEND="Agg",
-        )
-        command = [sys.executable, "-c", HEAVY_IMPORTS_AT_EXIT, f"mnist_lab.{module}", *arguments]
-        process = subprocess.Popen(
-            [*command, "data.download=false"] if module == "train" else command,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        command = ["-c", HEAVY_IMPORTS_AT_EXIT, f"mnist_lab.{module}", *arguments]
+        if module == "train":
+            command.append("data.download=false")
+        process = start_cli(command, outputs, data)
         started.append((process, outputs, line.format(raw=data / "MNIST" / "raw"), corrupt))
     for process, outputs, line, corrupt in started:
         stdout, stderr = process.communicate(timeout=300)

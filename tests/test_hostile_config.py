@@ -9,10 +9,7 @@ together (each a process of its own): exit status 2, one `error:` line, no trace
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +20,8 @@ from mnist_lab.data.idx import write_idx
 from mnist_lab.runtime import rules
 from mnist_lab.runtime.cli import check_flags, check_overrides
 from mnist_lab.runtime.rules import ConfigError, check_config
-from tests.helpers import CONF_DIR, ROOT, compose_config
+from tests.helpers import CONF_DIR, compose_config
+from tests.helpers.cli import start_cli
 
 SCRATCH_DIR = CONF_DIR / "scratch"
 
@@ -606,20 +604,7 @@ def test_the_cli_refuses_hostile_input_in_one_line_and_leaves_no_run(
     started = []
     for index, (module, arguments, line) in enumerate(CLI_CASES):
         outputs = tmp_path / f"outputs{index}"
-        env = dict(
-            os.environ,
-            MNIST_LAB_LOG_DIR=str(outputs),
-            MNIST_LAB_DATA_DIR=str(tiny_data_dir),
-            MPLBACKEND="Agg",
-        )
-        process = subprocess.Popen(
-            [sys.executable, "-m", f"mnist_lab.{module}", *arguments],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = start_cli(["-m", f"mnist_lab.{module}", *arguments], outputs, tiny_data_dir)
         started.append((process, outputs, line))
     for process, outputs, line in started:
         _, stderr = process.communicate(timeout=300)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import shutil
 import signal
@@ -25,7 +24,7 @@ from mnist_lab.runtime.checkpoints import AtomicCheckpointIO
 from mnist_lab.runtime.cli import wants_full_error
 from mnist_lab.runtime.resume import resume_arguments
 from tests.helpers import ROOT
-from tests.helpers.cli import run_cli
+from tests.helpers.cli import cli_environment, run_cli, start_cli
 
 
 class PauseOnce(L.Callback):
@@ -54,12 +53,7 @@ COMPARED = ("train/loss_epoch", "train/acc", "val/loss", "val/acc", "val/acc_bes
 
 def start_train(arguments: list[str], outputs: Path, data_dir: Path) -> subprocess.Popen:
     """A training process; its stderr goes to a file (a full pipe nobody reads would block it)."""
-    env = dict(
-        os.environ,
-        MNIST_LAB_LOG_DIR=str(outputs),
-        MNIST_LAB_DATA_DIR=str(data_dir),
-        MPLBACKEND="Agg",
-    )
+    env = cli_environment(outputs, data_dir)
     command = [sys.executable, "-m", "mnist_lab.train", *RUN, *arguments]
     outputs.mkdir(parents=True, exist_ok=True)
     log = outputs / f"stderr-{len(list(outputs.glob('stderr-*')))}.txt"
@@ -278,22 +272,6 @@ def files_of(run: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
 
 
-def start_cli(arguments: list[str], outputs: Path, data_dir: Path, **env: str):
-    """`python -m mnist_lab.train <arguments>` started, not waited for (Popen, pipes)."""
-    environment = dict(
-        os.environ, MNIST_LAB_LOG_DIR=str(outputs), MNIST_LAB_DATA_DIR=str(data_dir), **env
-    )
-    environment["MPLBACKEND"] = "Agg"
-    return subprocess.Popen(
-        [sys.executable, "-m", "mnist_lab.train", *arguments],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def test_failed_attempts_on_a_finished_run_leave_every_byte_of_it(
     tmp_path: Path, tiny_data_dir: Path
 ) -> None:
@@ -313,7 +291,8 @@ def test_failed_attempts_on_a_finished_run_leave_every_byte_of_it(
         copy = tmp_path / "copies" / f"run{index}"
         shutil.copytree(run, copy)
         before = files_of(copy)
-        process = start_cli([f"ckpt_path={copy}", *extra], outputs, tiny_data_dir)
+        command = ["-m", "mnist_lab.train", f"ckpt_path={copy}", *extra]
+        process = start_cli(command, outputs, tiny_data_dir)
         started.append((process, copy, before, attempts[extra]))
     outputs_of = []
     for process, copy, before, (status, line) in started:
