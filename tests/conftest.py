@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import http.server
 import os
+import shutil
 import threading
 from dataclasses import replace
 from functools import partial
@@ -26,6 +27,13 @@ def tiny_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_dataset(root, DATASET_SPECS["mnist"].folder, 600, 200, seed=1, gz=False)
     write_dataset(root, DATASET_SPECS["fashion_mnist"].folder, 600, 200, seed=2, gz=True)
     return root
+
+
+@pytest.fixture
+def broken_copy(tmp_path: Path, tiny_data_dir: Path) -> Path:
+    """A copy of the tiny dataset's folder that a test may break; returns its MNIST/raw."""
+    shutil.copytree(tiny_data_dir / "MNIST", tmp_path / "data" / "MNIST")
+    return tmp_path / "data" / "MNIST" / "raw"
 
 
 @pytest.fixture(scope="session")

@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 
 from mnist_lab import LabError
-from mnist_lab.data.datamodule import MNISTDataModule
 from mnist_lab.data.datasets import FILE_STEMS, ensure_files
 from mnist_lab.data.idx import write_idx
 from mnist_lab.runtime.cli import check_group_choices, check_overrides
 from tests.helpers import CONF_DIR, compose_config
 from tests.helpers.cli import start_cli
+from tests.helpers.data import load_data
 
 GROUPS = "choose one of"
 
@@ -280,33 +280,20 @@ DATA_CASES: list[tuple[str, Callable[[Path], None], str]] = [
 ]
 
 
-@pytest.fixture
-def broken_copy(tmp_path: Path, tiny_data_dir: Path) -> Path:
-    """A copy of the tiny dataset's folder that a test may break; returns its MNIST/raw."""
-    shutil.copytree(tiny_data_dir / "MNIST", tmp_path / "data" / "MNIST")
-    return tmp_path / "data" / "MNIST" / "raw"
-
-
-def load(data_dir: Path, **settings: object) -> None:
-    datamodule = MNISTDataModule(data_dir=str(data_dir), download=False, **settings)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-
-
 @pytest.mark.parametrize(("name", "corrupt", "message"), DATA_CASES, ids=[c[0] for c in DATA_CASES])
 def test_bad_data_is_refused_in_one_line(
     broken_copy: Path, name: str, corrupt: Callable[[Path], None], message: str
 ) -> None:
     corrupt(broken_copy)
     with pytest.raises(LabError) as caught:
-        load(broken_copy.parent.parent)
+        load_data(broken_copy.parent.parent)
     assert str(caught.value).startswith(message.format(raw=broken_copy))
     assert "\n" not in str(caught.value)
 
 
 def test_batch_larger_than_the_training_set(broken_copy: Path) -> None:
     with pytest.raises(LabError) as caught:
-        load(broken_copy.parent.parent, batch_size=1000)
+        load_data(broken_copy.parent.parent, batch_size=1000)
     assert str(caught.value) == (
         "data.batch_size=1000 is larger than the training set (540 samples); use at most 540"
     )
@@ -322,7 +309,7 @@ def test_unreadable_data_dir(broken_copy: Path, monkeypatch: pytest.MonkeyPatch)
     broken_copy.chmod(0)
     try:
         with pytest.raises(LabError) as caught:
-            load(broken_copy.parent.parent)
+            load_data(broken_copy.parent.parent)
     finally:
         broken_copy.chmod(0o755)
     assert str(caught.value) == (

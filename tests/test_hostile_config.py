@@ -9,7 +9,6 @@ together (each a process of its own): exit status 2, one `error:` line, no trace
 from __future__ import annotations
 
 import gzip
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from mnist_lab.runtime.cli import check_flags, check_overrides
 from mnist_lab.runtime.rules import ConfigError, check_config
 from tests.helpers import CONF_DIR, compose_config
 from tests.helpers.cli import start_cli
+from tests.helpers.data import load_data
 
 SCRATCH_DIR = CONF_DIR / "scratch"
 
@@ -427,46 +427,32 @@ def test_memory_is_read_from_the_system() -> None:
 
 
 # Class 7: data files of the wrong shape or size, and a data dir that cannot hold data
-@pytest.fixture
-def raw_copy(tmp_path: Path, tiny_data_dir: Path) -> Path:
-    shutil.copytree(tiny_data_dir / "MNIST", tmp_path / "data" / "MNIST")
-    return tmp_path / "data" / "MNIST" / "raw"
-
-
-def _load(data_dir: Path, **settings: object) -> None:
-    from mnist_lab.data.datamodule import MNISTDataModule
-
-    datamodule = MNISTDataModule(data_dir=str(data_dir), download=False, **settings)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-
-
-def test_images_of_another_size_are_refused(raw_copy: Path) -> None:
-    write_idx(raw_copy / "train-images-idx3-ubyte", np.zeros((600, 32, 32), dtype=np.uint8))
+def test_images_of_another_size_are_refused(broken_copy: Path) -> None:
+    write_idx(broken_copy / "train-images-idx3-ubyte", np.zeros((600, 32, 32), dtype=np.uint8))
     with pytest.raises(LabError) as caught:
-        _load(raw_copy.parent.parent)
+        load_data(broken_copy.parent.parent)
     assert str(caught.value) == (
-        f"{raw_copy}/train-images-idx3-ubyte holds items of 32x32, expected 28x28 "
+        f"{broken_copy}/train-images-idx3-ubyte holds items of 32x32, expected 28x28 "
         f"(shape (600, 32, 32))"
     )
 
 
-def test_labels_with_a_second_dimension_are_refused(raw_copy: Path) -> None:
-    path = raw_copy / "t10k-labels-idx1-ubyte"
+def test_labels_with_a_second_dimension_are_refused(broken_copy: Path) -> None:
+    path = broken_copy / "t10k-labels-idx1-ubyte"
     path.write_bytes(bytes([0, 0, 8, 2, 0, 0, 0, 100, 0, 0, 0, 2]) + bytes(200))
     with pytest.raises(LabError, match="has magic number 0x00000802, expected 0x00000801"):
-        _load(raw_copy.parent.parent)
+        load_data(broken_copy.parent.parent)
 
 
 @pytest.mark.parametrize("header", ["valid", "zeros"])
-def test_a_huge_sparse_file_is_refused_without_reading_it(raw_copy: Path, header: str) -> None:
-    path = raw_copy / "train-images-idx3-ubyte"
+def test_a_huge_sparse_file_is_refused_without_reading_it(broken_copy: Path, header: str) -> None:
+    path = broken_copy / "train-images-idx3-ubyte"
     start = path.read_bytes()[:16] if header == "valid" else b""
     with open(path, "wb") as file:
         file.write(start)
         file.truncate(64 * 2**30)  # 64 GiB of holes: reading it would exhaust the memory
     with pytest.raises(LabError) as caught:
-        _load(raw_copy.parent.parent)
+        load_data(broken_copy.parent.parent)
     expected = (
         f"{path} is longer than its header says: header says shape (600, 28, 28) (470416 bytes), "
         f"file has {64 * 2**30} bytes"
@@ -476,12 +462,13 @@ def test_a_huge_sparse_file_is_refused_without_reading_it(raw_copy: Path, header
     assert str(caught.value).startswith(expected)
 
 
-def test_a_gzipped_file_longer_than_its_header_is_counted(raw_copy: Path) -> None:
-    path = raw_copy / "t10k-labels-idx1-ubyte"
-    (raw_copy / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(path.read_bytes() + b"xy"))
+def test_a_gzipped_file_longer_than_its_header_is_counted(broken_copy: Path) -> None:
+    path = broken_copy / "t10k-labels-idx1-ubyte"
+    longer = gzip.compress(path.read_bytes() + b"xy")
+    (broken_copy / "t10k-labels-idx1-ubyte.gz").write_bytes(longer)
     path.unlink()
     with pytest.raises(LabError) as caught:
-        _load(raw_copy.parent.parent)
+        load_data(broken_copy.parent.parent)
     assert str(caught.value) == (
         f"{path}.gz is longer than its header says: header says shape (200,) (208 bytes), file "
         f"has 210 bytes"
@@ -511,10 +498,10 @@ def test_a_data_dir_that_is_not_a_folder_is_refused_before_any_download(
     ],
 )
 def test_a_validation_fraction_that_empties_a_part_is_refused(
-    raw_copy: Path, fraction: float, message: str
+    broken_copy: Path, fraction: float, message: str
 ) -> None:
     with pytest.raises(LabError) as caught:
-        _load(raw_copy.parent.parent, val_fraction=fraction)
+        load_data(broken_copy.parent.parent, val_fraction=fraction)
     assert str(caught.value).startswith(message + "use a fraction from 0.0017 to 0.998333")
 
 

@@ -30,3 +30,12 @@ def write_dataset(root: Path, folder: str, n_train: int, n_test: int, seed: int,
         images_stem, labels_stem = SPLIT_FILES[split]
         write_idx(raw / f"{images_stem}{suffix}", make_images(labels, rng))
         write_idx(raw / f"{labels_stem}{suffix}", labels)
+
+
+def load_data(data_dir: Path, **settings: object) -> None:
+    """Read, check and split the MNIST files under `data_dir` as a run's data module does."""
+    from mnist_lab.data.datamodule import MNISTDataModule  # Lightning: only where it is used
+
+    datamodule = MNISTDataModule(data_dir=str(data_dir), download=False, **settings)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
