@@ -268,6 +268,14 @@ def test_non_finite_weights_are_never_saved_over_a_good_checkpoint() -> None:
 TINY = ["trainer.max_epochs=1", "data.batch_size=64", "logger.tensorboard=null", "threads=1"]
 
 
+def finished_run(outputs: Path, data_dir: Path) -> Path:
+    """A tiny run trained to its end by the command line into `outputs`; its run dir."""
+    trained = run_cli("mnist_lab.train", *TINY, log_dir=outputs, data_dir=data_dir)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    (run,) = list((outputs / "train" / "runs").iterdir())
+    return run
+
+
 def files_of(run: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
 
@@ -277,9 +285,7 @@ def test_failed_attempts_on_a_finished_run_leave_every_byte_of_it(
 ) -> None:
     """Each attempt on its own copy of one finished run, all at once; then each copy compared."""
     outputs = tmp_path / "outputs"
-    trained = run_cli("mnist_lab.train", *TINY, log_dir=outputs, data_dir=tiny_data_dir)
-    assert trained.returncode == 0, trained.stderr[-3000:]
-    (run,) = list((outputs / "train" / "runs").iterdir())
+    run = finished_run(outputs, tiny_data_dir)
     attempts = {
         # (extra arguments): (exit status, the start of the last stderr line, or of stdout's)
         (): (0, "is finished (test/acc "),
@@ -311,9 +317,7 @@ def test_a_kill_during_the_first_save_resumes_and_training_on_keeps_every_key(
     tmp_path: Path, tiny_data_dir: Path
 ) -> None:
     outputs = tmp_path / "outputs"
-    trained = run_cli("mnist_lab.train", *TINY, log_dir=outputs, data_dir=tiny_data_dir)
-    assert trained.returncode == 0, trained.stderr[-3000:]
-    (run,) = list((outputs / "train" / "runs").iterdir())
+    run = finished_run(outputs, tiny_data_dir)
     keys = set(json.loads((run / "metrics.json").read_text()))
     # As a SIGKILL while last.ckpt was first written leaves it: best.ckpt and a temporary file.
     (run / "metrics.json").unlink()
