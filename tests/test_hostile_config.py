@@ -562,8 +562,8 @@ def test_a_nan_from_the_data_does_not_blame_the_learning_rate() -> None:
     with pytest.raises(LabError) as caught:
         guard.on_train_batch_end(trainer, net, torch.tensor(float("nan")), broken, batch_idx=1)
     assert str(caught.value) == (
-        "training loss became nan at step 5 (epoch 0) with learning rate 0.001; the inputs of a "
-        "batch held nan or inf values: the data, not the learning rate, is the cause; the "
+        "training loss became nan at step 5 (epoch 0) with learning rate 0.001; the training "
+        "inputs hold nan or inf values: the data, not the learning rate, is the cause; the "
         "checkpoints of earlier epochs are kept"
     )
 

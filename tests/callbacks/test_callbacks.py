@@ -188,16 +188,41 @@ def test_reconstructions_and_the_projector_follow_the_scalars_steps(tmp_path) ->
     assert len({(row[0], row[1]) for row in rows}) > 1  # the codes themselves are there
 
 
-def test_the_decision_boundary_is_drawn_every_epoch_at_the_epochs_step(tmp_path) -> None:
+def test_the_decision_boundary_is_drawn_at_its_epochs_steps_the_last_one_included(tmp_path):
     torch.manual_seed(0)
     datamodule = Toy2DDataModule(name="xor", n_samples=80, batch_size=16)
     net = {"_target_": "mnist_lab.nets.mlp.MLP", "hidden_dims": [4]}
     model = Classifier(net, ADAM, input_shape=(2,), num_classes=2)
-    boundary = DecisionBoundary(str(tmp_path), resolution=40)
-    events = fit_and_test(model, datamodule, [boundary], tmp_path / "tb", epochs=3)
-    # 64 training points in batches of 16: the epochs end at steps 3, 7 and 11
-    assert steps(events, "train/loss_epoch") == steps(events, "decision_boundary") == [3, 7, 11]
+    boundary = DecisionBoundary(str(tmp_path), resolution=40, images=3)
+    events = fit_and_test(model, datamodule, [boundary], tmp_path / "tb", epochs=5)
+    # 64 training points in batches of 16: the epochs end at steps 3, 7, 11, 15 and 19; three
+    # images spread over five epochs are drawn after epochs 1, 3 and 5
+    assert steps(events, "train/loss_epoch") == [3, 7, 11, 15, 19]
+    assert steps(events, "decision_boundary") == [3, 11, 19]
     assert boundary.path == tmp_path / "decision_boundary.png" and boundary.path.is_file()
+    assert DecisionBoundary(images=10).drawn_epochs(40) == {1, 5, 10, 14, 18, 23, 27, 31, 36, 40}
+    assert DecisionBoundary(images=10).drawn_epochs(3) == {1, 2, 3}
+
+
+class StopAfter(L.Callback):
+    """Stops fitting after `epochs` epochs, as an early stop would."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        trainer.should_stop = trainer.current_epoch + 1 >= self.epochs
+
+
+def test_a_run_stopped_early_saves_the_boundary_of_its_last_epoch(tmp_path) -> None:
+    torch.manual_seed(0)
+    datamodule = Toy2DDataModule(name="xor", n_samples=80, batch_size=16)
+    net = {"_target_": "mnist_lab.nets.mlp.MLP", "hidden_dims": [4]}
+    model = Classifier(net, ADAM, input_shape=(2,), num_classes=2)
+    boundary = DecisionBoundary(str(tmp_path), resolution=40, images=2)
+    fit_and_test(model, datamodule, [boundary, StopAfter(2)], tmp_path / "tb", epochs=5)
+    # drawn after epoch 1 of the planned 1 and 5; stopped after epoch 2, so drawn again then
+    assert boundary._drawn_after == 2 and boundary.path.is_file()
 
 
 def test_error_analysis_reads_the_test_pass_and_fits_the_temperature_on_validation(tmp_path):

@@ -18,21 +18,22 @@ class FiniteLoss(L.Callback):
     Checked every `check_every_n_steps` steps rather than every step, because reading the
     loss forces a GPU-to-host sync; once a loss is NaN the weights stay NaN, so it is caught.
     Before any checkpoint is written the weights are checked too, so the steps between two
-    checks can never overwrite the last good checkpoint with a broken one. Whether every
-    batch's inputs were finite is tracked as well (on the device, without a sync), so that the
-    message blames the learning rate only when the data cannot be the cause.
+    checks can never overwrite the last good checkpoint with a broken one. When it stops, it
+    checks the training inputs (the whole split where the datamodule holds it as one tensor,
+    else the batch at hand), so that the message blames the learning rate only when the data
+    cannot be the cause: checked then, not on every batch, where it cost 0.2 ms a step (a
+    seventh of an MLP step on a CPU).
     """
 
     def __init__(self, check_every_n_steps: int = 20) -> None:
         self.check_every_n_steps = check_every_n_steps
         self.last_loss: torch.Tensor | None = None
         self.last_lr = float("nan")
-        self.inputs_finite: torch.Tensor | None = None
 
-    def _stop(self, trainer: L.Trainer, what: str) -> LabError:
-        if self.inputs_finite is not None and not bool(self.inputs_finite):
+    def _stop(self, trainer: L.Trainer, what: str, batch=None) -> LabError:
+        if not inputs_finite(trainer, batch):
             cause = (
-                "the inputs of a batch held nan or inf values: the data, not the learning rate, "
+                "the training inputs hold nan or inf values: the data, not the learning rate, "
                 "is the cause; the checkpoints of earlier epochs are kept"
             )
         else:
@@ -51,18 +52,12 @@ class FiniteLoss(L.Callback):
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
     ) -> None:
-        inputs = batch[0] if isinstance(batch, (list, tuple)) else batch
-        if isinstance(inputs, torch.Tensor) and inputs.is_floating_point():
-            finite = torch.isfinite(inputs).all()
-            self.inputs_finite = (
-                finite if self.inputs_finite is None else self.inputs_finite & finite
-            )
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is None:
             return
         self.last_loss = loss.detach()
         if batch_idx % self.check_every_n_steps == 0 and not torch.isfinite(loss):
-            raise self._stop(trainer, f"training loss became {loss.item()}")
+            raise self._stop(trainer, f"training loss became {loss.item()}", batch)
 
     def on_save_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict
@@ -73,6 +68,18 @@ class FiniteLoss(L.Callback):
         if last is not None and not torch.isfinite(last):
             raise self._stop(trainer, f"training loss became {last.item()}")
         raise self._stop(trainer, "the weights became non-finite")
+
+
+def inputs_finite(trainer: L.Trainer, batch=None) -> bool:
+    """Whether the training inputs are finite: the training split where the datamodule keeps it
+    as one tensor (`TensorSplits`), else `batch`'s inputs; True when neither can be seen."""
+    splits = getattr(getattr(trainer, "datamodule", None), "splits", None) or {}
+    inputs = splits["train"][0] if "train" in splits else batch
+    if isinstance(inputs, (list, tuple)) and inputs:
+        inputs = inputs[0]
+    if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
+        return True
+    return bool(torch.isfinite(inputs).all())
 
 
 class BoundedLoss(FiniteLoss):

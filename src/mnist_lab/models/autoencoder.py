@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from torchmetrics import MeanMetric
 
-from mnist_lab.models.optimizers import make_optimizer
+from mnist_lab.models.epoch_means import EpochMeans
+from mnist_lab.models.optimizers import fused_allowed, make_optimizer
 from mnist_lab.models.step_losses import StepLosses
 
 
@@ -32,7 +33,7 @@ class Autoencoder(L.LightningModule):
         self.save_hyperparameters()
         self.net = instantiate(net, input_shape=list(input_shape), num_classes=num_classes)
         self.example_input_array = torch.zeros(1, *input_shape)  # for per-layer output shapes
-        self.train_loss = MeanMetric()
+        self.train_means = EpochMeans("loss")
         self.step_losses = StepLosses()
         # Evaluation sums live in metrics, so data-parallel ranks add them up exactly.
         self.val_loss = MeanMetric()
@@ -54,13 +55,13 @@ class Autoencoder(L.LightningModule):
         loss = self._loss(batch)
         # The epoch mean accumulates in a metric, the step loss only as often as the loggers
         # write it: a self.log per step costs as much as the step itself on a CPU.
-        self.train_loss.update(loss.detach(), len(batch[0]))
+        self.train_means.update(len(batch[0]), loss=loss)
         self.step_losses.update(self, loss=loss)
         return loss
 
     def on_train_epoch_end(self) -> None:
-        self.log("train/loss_epoch", self.train_loss.compute(), prog_bar=True)
-        self.train_loss.reset()
+        self.log("train/loss_epoch", self.train_means.compute()["loss"], prog_bar=True)
+        self.train_means.reset()
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self.val_loss.update(self._loss(batch), len(batch[0]))
@@ -71,4 +72,6 @@ class Autoencoder(L.LightningModule):
         self.log("test/loss", self.test_loss)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return make_optimizer(self.parameters(), self.hparams.optimizer)
+        return make_optimizer(
+            self.parameters(), self.hparams.optimizer, fused=fused_allowed(self._trainer)
+        )

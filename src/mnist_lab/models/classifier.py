@@ -13,7 +13,8 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from mnist_lab.models.optimizers import make_optimizer
+from mnist_lab.models.epoch_means import EpochMeans
+from mnist_lab.models.optimizers import fused_allowed, make_optimizer
 from mnist_lab.models.step_losses import StepLosses
 
 PENALIZED_LAYERS = (nn.Linear, nn.Conv2d)
@@ -54,8 +55,7 @@ class Classifier(L.LightningModule):
         self.example_input_array = torch.zeros(1, *input_shape)  # for per-layer output shapes
         # No checks on the training batches: each costs a host-device sync per step on a GPU.
         # The labels were checked when the data was loaded; FiniteLoss watches for NaN losses.
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
-        self.train_loss = MeanMetric(nan_strategy="disable")
+        self.train_means = EpochMeans("loss", "acc")
         self.step_losses = StepLosses()
         # Evaluation sums live in metrics, so data-parallel ranks add them up exactly.
         self.val_loss = MeanMetric()
@@ -77,8 +77,7 @@ class Classifier(L.LightningModule):
         # Each self.log call costs about a millisecond of bookkeeping, as much as a whole MLP
         # step on a CPU: the epoch figures accumulate in metrics and are logged once per epoch,
         # the step loss (the mean since the last write) only as often as the loggers write it.
-        self.train_acc.update(logits, y)
-        self.train_loss.update(loss.detach(), len(y))
+        self.train_means.update(len(y), loss=loss, acc=(logits.argmax(1) == y).float().mean())
         self.step_losses.update(self, loss=loss)
         if self.hparams.l1 > 0:
             penalty = self.hparams.l1 * sum(w.abs().sum() for w in penalized_weights(self.net))
@@ -87,10 +86,10 @@ class Classifier(L.LightningModule):
         return loss
 
     def on_train_epoch_end(self) -> None:
-        self.log("train/loss_epoch", self.train_loss.compute())
-        self.log("train/acc", self.train_acc.compute(), prog_bar=True)
-        self.train_loss.reset()
-        self.train_acc.reset()
+        means = self.train_means.compute()
+        self.log("train/loss_epoch", means["loss"])
+        self.log("train/acc", means["acc"], prog_bar=True)
+        self.train_means.reset()
         if self.hparams.l1 > 0:
             self.log("train/l1_penalty", self.l1_penalty)
 
@@ -155,7 +154,7 @@ class Classifier(L.LightningModule):
                 "weight_decay": 0.0,
             },
         ]
-        optimizer = make_optimizer(groups, settings)
+        optimizer = make_optimizer(groups, settings, fused=fused_allowed(self._trainer))
         scheduler = self.make_scheduler(optimizer)
         if scheduler is None:
             return {"optimizer": optimizer}

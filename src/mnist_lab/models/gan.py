@@ -9,8 +9,8 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
-from torchmetrics import MeanMetric
 
+from mnist_lab.models.epoch_means import EpochMeans
 from mnist_lab.models.optimizers import make_optimizer
 from mnist_lab.models.step_losses import StepLosses
 from mnist_lab.nets.layers import evaluation_mode
@@ -42,8 +42,7 @@ class GAN(L.LightningModule):
         )
         # The same latent batch every epoch, so the saved grids show one generator improving.
         self.register_buffer("fixed_latent", latent)
-        self.g_loss = MeanMetric()
-        self.d_loss = MeanMetric()
+        self.train_means = EpochMeans("g_loss", "d_loss")
         self.step_losses = StepLosses()
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
@@ -95,17 +94,16 @@ class GAN(L.LightningModule):
         self.manual_backward(g_loss)
         generator_optimizer.step()
 
-        self.g_loss.update(g_loss.detach())
-        self.d_loss.update(d_loss.detach())
+        self.train_means.update(len(real), g_loss=g_loss, d_loss=d_loss)
         self.step_losses.update(self, g_loss=g_loss, d_loss=d_loss)
         # Returned for the callbacks that watch a loss (FiniteLoss): NaN in either shows here.
         return (g_loss + d_loss).detach()
 
     def on_train_epoch_end(self) -> None:
-        self.log("train/g_loss", self.g_loss.compute(), prog_bar=True)
-        self.log("train/d_loss", self.d_loss.compute(), prog_bar=True)
-        self.g_loss.reset()
-        self.d_loss.reset()
+        means = self.train_means.compute()
+        self.log("train/g_loss", means["g_loss"], prog_bar=True)
+        self.log("train/d_loss", means["d_loss"], prog_bar=True)
+        self.train_means.reset()
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         images, _ = batch
