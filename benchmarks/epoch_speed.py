@@ -58,7 +58,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from mnist_lab.callbacks import EpochTimer
 from mnist_lab.data.datamodule import EpochOrder, TensorBatches
 from mnist_lab.models.optimizers import make_optimizer
-from mnist_lab.runtime.assemble import assemble
+from mnist_lab.runtime.assemble import assemble, build_trainer
 from mnist_lab.runtime.precision import choose_precision
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -271,22 +271,41 @@ def time_plain_recipe(cfg: DictConfig, datamodule, device: torch.device, clock: 
             clock.check(net, step, last=step == total)
 
 
+def bare_lightning_trainer(cfg: DictConfig, clock: AccuracyClock) -> L.Trainer:
+    """A Trainer from `cfg.trainer` with nothing of the lab's around the loop: no loggers,
+    progress bar, checkpoints, summary or callbacks but the clock. Training the lab's own
+    module and data, it shows what Lightning's loop costs and what the lab adds to it."""
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.trainer.enable_checkpointing = False
+        cfg.trainer.enable_progress_bar = False
+        cfg.trainer.enable_model_summary = False
+    return build_trainer(cfg, [LabAccuracyClock(clock)], loggers=False)
+
+
+PATHS = ("lab", "lightning", "plain")
+
+
 def time_to_accuracy(args: argparse.Namespace) -> None:
     device = torch.device("cuda" if args.device == "gpu" else "cpu")
     cfg = recipe_config(args.recipe, args.device, args.output_dir, args.precision)
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
     test_images, test_labels = (t.to(device) for t in datamodule.splits["test"])
-    clocks: dict[str, list[AccuracyClock]] = {"lab": [], "plain": []}
+    clocks: dict[str, list[AccuracyClock]] = {path: [] for path in PATHS}
     for repeat in range(args.repeats):
-        clock = AccuracyClock(test_images, test_labels, args.eval_every)
-        time_plain_recipe(cfg, datamodule, device, clock)
-        clocks["plain"].append(clock)
-        clock = AccuracyClock(test_images, test_labels, args.eval_every)
-        lab_datamodule, model, trainer = assemble(cfg)
-        trainer.callbacks.append(LabAccuracyClock(clock))
-        trainer.fit(model, datamodule=lab_datamodule)
-        clocks["lab"].append(clock)
+        for path in PATHS[::-1] if repeat % 2 else PATHS:  # alternating
+            clock = AccuracyClock(test_images, test_labels, args.eval_every)
+            if path == "plain":
+                time_plain_recipe(cfg, datamodule, device, clock)
+            else:
+                lab_datamodule, model, trainer = assemble(cfg)
+                if path == "lab":
+                    trainer.callbacks.append(LabAccuracyClock(clock))
+                else:
+                    trainer = bare_lightning_trainer(cfg, clock)
+                trainer.fit(model, datamodule=lab_datamodule)
+            clocks[path].append(clock)
         done = {
             k: f"{v[-1].history[-1][2]:.4f} in {v[-1].history[-1][0]:.2f}s"
             for k, v in clocks.items()
@@ -295,23 +314,26 @@ def time_to_accuracy(args: argparse.Namespace) -> None:
 
     steps = cfg.trainer.max_epochs * len(datamodule.train_dataloader())
     print(
-        f"\n{args.recipe}: training seconds to each test accuracy (median of {args.repeats}; "
-        f"{steps} steps, test set scored every {args.eval_every} steps with the clock stopped)"
+        f"\n{args.recipe}: training seconds to each test accuracy (median of {args.repeats}, "
+        f"alternating; {steps} steps, test set scored every {args.eval_every} steps with the "
+        "clock stopped). lab: the lab's Trainer as a run has it (loggers, progress bar, "
+        "callbacks); lightning: the same module and data in a bare Trainer; plain: a loop."
     )
-    columns = ("target", "lab", "plain", "lab/plain", "lab CPU", "plain CPU", "CPU ratio")
-    print("".join(f"{name:>11}" for name in columns))
+    columns = ("target", "lab", "lightning", "plain", "lab/plain", "lightn/plain")
+    print("".join(f"{name:>13}" for name in (*columns, *(f"CPU {c}" for c in columns[4:]))))
     for accuracy in (*THRESHOLDS, None):
-        figures = []
+        figures = {
+            (path, clock): statistics.median(c.seconds_to(accuracy, clock) for c in clocks[path])
+            for path in PATHS
+            for clock in (0, 1)
+        }
+        row = [figures[path, 0] for path in PATHS]
         for clock in (0, 1):
-            lab, plain = (
-                statistics.median(c.seconds_to(accuracy, clock) for c in clocks[path])
-                for path in ("lab", "plain")
-            )
-            figures += [lab, plain, lab / plain]
+            row += [figures[path, clock] / figures["plain", clock] for path in PATHS[:2]]
         name = "all steps" if accuracy is None else f"{accuracy:.1%}"
-        print(f"{name:>11}" + "".join(f"{value:11.2f}" for value in figures))
+        print(f"{name:>13}" + "".join(f"{value:13.3f}" for value in row))
     finals = {k: ", ".join(f"{c.history[-1][2]:.4f}" for c in v) for k, v in clocks.items()}
-    print(f"final test accuracy: lab {finals['lab']}; plain {finals['plain']}")
+    print("final test accuracy: " + "; ".join(f"{k} {v}" for k, v in finals.items()))
 
 
 def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:

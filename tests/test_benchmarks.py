@@ -81,14 +81,19 @@ def test_time_to_accuracy_lab_and_plain_loop_train_identically(tmp_path: Path, t
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
     test = datamodule.splits["test"]
-    clocks = [benchmark.AccuracyClock(*test, eval_every=2) for _ in range(2)]
+    clocks = [benchmark.AccuracyClock(*test, eval_every=2) for _ in range(3)]
     benchmark.time_plain_recipe(cfg, datamodule, torch.device("cpu"), clocks[0])
     lab_datamodule, model, trainer = benchmark.assemble(cfg)
     trainer.callbacks.append(benchmark.LabAccuracyClock(clocks[1]))
     trainer.fit(model, datamodule=lab_datamodule)
-    plain, lab = ([a for _, _, a in c.history] for c in clocks)
+    # the same module and data in a Trainer with nothing of the lab's around its loop
+    lab_datamodule, model, _ = benchmark.assemble(cfg)
+    bare = benchmark.bare_lightning_trainer(cfg, clocks[2])
+    assert not bare.loggers and not bare.checkpoint_callback and not bare.progress_bar_callback
+    bare.fit(model, datamodule=lab_datamodule)
+    plain, lab, lightning = ([a for _, _, a in c.history] for c in clocks)
     assert len(plain) == 3  # 540 images in batches of 128: 5 steps, scored after 2, 4 and 5
-    assert plain == lab
+    assert plain == lab == lightning
 
 
 def test_time_to_accuracy_refuses_recipes_the_plain_loop_cannot_copy(tmp_path: Path) -> None:

@@ -568,6 +568,31 @@ def test_a_nan_from_the_data_does_not_blame_the_learning_rate() -> None:
     )
 
 
+def test_a_nan_in_the_training_split_is_named_though_the_batch_at_the_stop_is_finite() -> None:
+    torch = pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from mnist_lab.callbacks import FiniteLoss
+
+    guard = FiniteLoss(check_every_n_steps=1)
+    net = torch.nn.Linear(2, 2)
+    images = torch.ones(8, 2)
+    images[1, 0] = float("nan")  # a batch trained earlier; the loss shows it only later
+    trainer = SimpleNamespace(
+        optimizers=[torch.optim.SGD(net.parameters(), lr=1e-3)],
+        global_step=5,
+        current_epoch=0,
+        datamodule=SimpleNamespace(splits={"train": (images, torch.zeros(8))}),
+    )
+    finite = (images[4:], torch.zeros(4))
+    guard.on_train_batch_start(trainer, net, finite, batch_idx=1)
+    with pytest.raises(LabError, match="the training inputs hold nan or inf values"):
+        guard.on_train_batch_end(trainer, net, torch.tensor(float("nan")), finite, batch_idx=1)
+    images[1, 0] = 0.0
+    with pytest.raises(LabError, match="try a smaller model.optimizer.lr"):
+        guard.on_train_batch_end(trainer, net, torch.tensor(float("nan")), finite, batch_idx=1)
+
+
 # Through the real command line, all rows at once: (module, arguments, start of the error line)
 CLI_CASES = [
     ("train", ["model=cnn", "model.net.channels=[8,8,8,8,8,8]"], "model.net.channels=[8, 8, 8"),

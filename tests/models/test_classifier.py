@@ -7,8 +7,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
+from torchmetrics.utilities.data import dim_zero_sum
 
 from mnist_lab.models.classifier import Classifier, penalized_weights
+from mnist_lab.models.epoch_means import EpochMeans
+from mnist_lab.models.optimizers import FUSED, fused_allowed, make_optimizer
 from mnist_lab.runtime.rules import OPTIMIZERS, SCHEDULERS
 
 MLP_NET = {"_target_": "mnist_lab.nets.mlp.MLP", "hidden_dims": [6], "batch_norm": True}
@@ -66,6 +69,38 @@ def test_every_optimizer_by_name(name: str) -> None:
     built = optimizer.configure_optimizers()["optimizer"]
     assert type(built).__name__.lower() == name
     assert [g["weight_decay"] for g in built.param_groups] == [1e-4, 0.0]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_sgd_adam_and_adamw_take_torchs_fused_kernels_and_step_as_the_default_does(name) -> None:
+    """Fused where torch has the kernels (not RMSprop), one step equal to the per-tensor loop's
+    up to rounding; never under 16-mixed with gradient clipping, which Lightning refuses."""
+    x, y = torch.randn(8, 1, 2, 2), torch.randint(0, 3, (8,))
+    settings = {"name": name, "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4}
+    stepped = {}
+    for fused in (True, False):
+        model = make(settings)
+        built = make_optimizer(model.parameters(), settings, fused=fused)
+        assert bool(built.defaults.get("fused")) == (fused and name in FUSED)
+        F.cross_entropy(model(x), y).backward()
+        built.step()
+        stepped[fused] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert torch.allclose(stepped[True], stepped[False], atol=1e-6)
+    clipped = SimpleNamespace(precision="16-mixed", gradient_clip_val=1.0)
+    assert not fused_allowed(clipped) and fused_allowed(SimpleNamespace(precision="bf16-mixed"))
+    assert fused_allowed(None)
+
+
+def test_the_training_means_are_weighted_by_examples_and_reset_each_epoch() -> None:
+    means = EpochMeans("loss", "acc")
+    means.update(3, loss=torch.tensor(1.0), acc=torch.tensor(1.0))
+    means.update(1, loss=torch.tensor(5.0), acc=torch.tensor(0.0))
+    assert {k: v.item() for k, v in means.compute().items()} == {"loss": 2.0, "acc": 0.75}
+    # summed over data-parallel ranks, as torchmetrics reduces its states
+    assert all(means._reductions[k] is dim_zero_sum for k in ("examples", "sum_loss", "sum_acc"))
+    means.reset()
+    means.update(2, loss=torch.tensor(0.5), acc=torch.tensor(0.5))
+    assert means.compute()["loss"].item() == 0.5
 
 
 @pytest.mark.parametrize("name", SCHEDULERS)
