@@ -319,8 +319,8 @@ def time_to_accuracy(args: argparse.Namespace) -> None:
         "clock stopped). lab: the lab's Trainer as a run has it (loggers, progress bar, "
         "callbacks); lightning: the same module and data in a bare Trainer; plain: a loop."
     )
-    columns = ("target", "lab", "lightning", "plain", "lab/plain", "lightn/plain")
-    print("".join(f"{name:>13}" for name in (*columns, *(f"CPU {c}" for c in columns[4:]))))
+    columns = ("target", "lab", "lightning", "plain", "lab/plain", "light/plain")
+    print("".join(f"{name:>16}" for name in (*columns, *(f"CPU {c}" for c in columns[4:]))))
     for accuracy in (*THRESHOLDS, None):
         figures = {
             (path, clock): statistics.median(c.seconds_to(accuracy, clock) for c in clocks[path])
@@ -331,7 +331,7 @@ def time_to_accuracy(args: argparse.Namespace) -> None:
         for clock in (0, 1):
             row += [figures[path, clock] / figures["plain", clock] for path in PATHS[:2]]
         name = "all steps" if accuracy is None else f"{accuracy:.1%}"
-        print(f"{name:>13}" + "".join(f"{value:13.3f}" for value in row))
+        print(f"{name:>16}" + "".join(f"{value:16.3f}" for value in row))
     finals = {k: ", ".join(f"{c.history[-1][2]:.4f}" for c in v) for k, v in clocks.items()}
     print("final test accuracy: " + "; ".join(f"{k} {v}" for k, v in finals.items()))
 
