@@ -4,6 +4,7 @@ time-to-accuracy mode times the lab and a plain loop doing identical work."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,26 @@ def test_end_to_end_counts_cnn_fast_training_flops(tmp_path: Path) -> None:
     # 3.85 MFLOP forward (the recipe's comment: 3.8 M), the backward pass about twice that
     assert 11.0e6 < per_image < 11.6e6
     assert benchmark.matmul_peak(torch.float32, size=256, repeats=2) > 0
+
+
+def test_catalogue_time_splits_an_entry_into_training_runs_and_process(tmp_path: Path, capsys):
+    timing = load_script("catalogue_time")
+    entry = tmp_path / "E01_dense_baseline"
+    steps = {"seconds": 10.0, "steps": [{"step": "train", "seconds": 9.5}]}
+    (entry).mkdir()
+    (entry / "steps.json").write_text(json.dumps(steps))
+    for run, total in (("0", 3.0), ("1", 4.0)):
+        (entry / "train" / run / "csv").mkdir(parents=True)
+        (entry / "train" / run / "metrics.json").write_text(json.dumps({"time/total_s": total}))
+        rows = "epoch,time/epoch_s,val/acc\n0,1.0,\n0,,0.9\n1,1.5,\n"
+        (entry / "train" / run / "csv" / "metrics.csv").write_text(rows)
+    measured = timing.entry_time(entry)
+    assert (measured.processes, measured.runs) == (1, 2)
+    assert (measured.training, measured.per_run, measured.process) == (5.0, 2.0, 3.0)
+    sys.argv = ["catalogue_time.py", str(tmp_path)]
+    timing.main()
+    printed = capsys.readouterr().out
+    assert "shares of the entry time: training 50%, per run 20%, process 30%" in printed
+    with pytest.raises(SystemExit, match="holds no entry of a reproduce run"):
+        sys.argv = ["catalogue_time.py", str(tmp_path / "E01_dense_baseline" / "train")]
+        timing.main()

@@ -242,6 +242,8 @@ def test_error_analysis_reads_the_test_pass_and_fits_the_temperature_on_validati
     assert analysis.errors[0] == pytest.approx(expected_calibration_error(test_logits, test_labels))
     assert analysis.temperature == pytest.approx(fit_temperature(val_logits, val_labels))
     assert analysis.temperature != pytest.approx(fit_temperature(test_logits, test_labels))
+    # tested on the weights the last validation pass ran with: its logits, not a second pass
+    assert analysis.reused_validation
     names = {"per_class.md", "per_class.csv", "confident_mistakes.png", "confusion_pairs.png"}
     assert {path.name for path in analysis.paths} == names | {"reliability.png"}
     supports = [int(line.split(",")[4]) for line in analysis.paths[1].read_text().splitlines()[1:]]
@@ -251,6 +253,32 @@ def test_error_analysis_reads_the_test_pass_and_fits_the_temperature_on_validati
         assert steps(events, tag) == steps(events, "test/loss")
     assert "test/per_class/text_summary" in events.Tags()["tensors"]
     assert "test/ece" in events.Tags()["scalars"] and "val/temperature" in events.Tags()["scalars"]
+
+
+def test_error_analysis_passes_the_validation_split_again_for_other_weights(tmp_path) -> None:
+    torch.manual_seed(0)
+    net = {"_target_": "mnist_lab.nets.mlp.MLP", "hidden_dims": [8]}
+    model = Classifier(net, ADAM, num_classes=3, input_shape=SHAPE)
+    datamodule = Images()
+    analysis = ErrorAnalysis(str(tmp_path), per_class=2, pairs=2, per_pair=1)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        logger=False,
+        callbacks=[analysis],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(model, datamodule=datamodule)
+    with torch.no_grad():
+        model.net.layers[-1].bias.add_(0.5)  # no longer the weights validation ran with
+    trainer.test(model, datamodule=datamodule, verbose=False)
+    val_images, val_labels = datamodule.splits["val"]
+    with torch.no_grad(), evaluation_mode(model):
+        val_logits = model(val_images)
+    assert not analysis.reused_validation
+    assert analysis.temperature == pytest.approx(fit_temperature(val_logits, val_labels))
 
 
 def test_error_analysis_of_points_has_its_tables_but_no_galleries(tmp_path) -> None:

@@ -93,13 +93,17 @@ class Classifier(L.LightningModule):
         if self.hparams.l1 > 0:
             self.log("train/l1_penalty", self.l1_penalty)
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         self.val_loss.update(F.cross_entropy(logits, y), len(y))
         self.val_acc.update(logits, y)
         self.log("val/loss", self.val_loss, prog_bar=True)
         self.log("val/acc", self.val_acc, prog_bar=True)
+        # ErrorAnalysis keeps the last pass's logits: the test may run on these very weights.
+        return logits
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
