@@ -141,6 +141,21 @@ def test_read_curves_survives_a_row_cut_off_or_overlong(tmp_path: Path) -> None:
     assert read_curves(path) == {"val/acc": [0.6, 0.7]}
 
 
+def test_what_the_test_logs_after_training_is_no_epoch_of_the_curves(tmp_path: Path) -> None:
+    """A one-epoch run stays one epoch: the test's row, at the next epoch's index, holds
+    `val/temperature` (fitted on validation when the test runs) beside its test metrics."""
+    path = tmp_path / "metrics.csv"
+    rows = [
+        "epoch,step,test/acc,time/epoch_s,train/loss_epoch,val/acc,val/temperature",
+        "0,312,,,,0.97,",
+        "0,312,,5.3,0.36,,",
+        "1,313,0.975,,,,0.98",
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    curves = read_curves(path)
+    assert curves == {"time/epoch_s": [5.3], "train/loss_epoch": [0.36], "val/acc": [0.97]}
+
+
 def test_find_runs_orders_sweep_members_by_number(tmp_path: Path) -> None:
     for name in ("10", "2", "best"):
         (tmp_path / name / ".hydra").mkdir(parents=True)

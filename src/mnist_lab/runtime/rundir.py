@@ -630,6 +630,9 @@ def read_curves(path: Path) -> dict[str, list[float]]:
 
     Step-level columns (`*_step`), test metrics and rows without an epoch (the learning-rate
     monitor's) are left out. A column logged more than once in an epoch keeps its last value.
+    The curves end with the last epoch that trained (a `train/` column or `time/epoch_s`): what
+    the test logs after training, at the next epoch's index (the error analysis's
+    `val/temperature`), is no point of a curve, and would make a one-epoch run look like two.
     """
     by_epoch = _numbers_by(
         path,
@@ -640,10 +643,16 @@ def read_curves(path: Path) -> dict[str, list[float]]:
             and not column.startswith("test/")
         ),
     )
-    epochs = 1 + max((max(values) for values in by_epoch.values()), default=-1)
+    trained = [
+        max(values)
+        for column, values in by_epoch.items()
+        if column.startswith("train/") or column == "time/epoch_s"
+    ]
+    epochs = 1 + max(trained or (max(values) for values in by_epoch.values()), default=-1)
     return {
         column: [values.get(epoch, math.nan) for epoch in range(epochs)]
         for column, values in by_epoch.items()
+        if min(values) < epochs
     }
 
 
