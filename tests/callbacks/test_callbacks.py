@@ -52,6 +52,12 @@ def test_progress_bar_reads_metrics_only_on_written_steps_and_at_epoch_end(monke
     assert reads == [4, 9, 11]  # the steps the loggers write the loss, then the epoch's end
 
 
+def test_progress_bar_redraws_ten_times_a_second_not_lightnings_hundred() -> None:
+    """Rich redraws it from a thread `refresh_rate` times a second, about 1 ms of CPU each."""
+    assert ProgressBar().refresh_rate == 10 and RichProgressBar().refresh_rate == 100
+    assert ProgressBar(refresh_rate=2).refresh_rate == 2
+
+
 def test_progress_bar_leaves_out_the_logger_version(monkeypatch) -> None:
     # Lightning adds the logger's version as `v_num`; the lab's run names are their overrides.
     monkeypatch.setattr(

@@ -91,10 +91,14 @@ class ProgressBar(RichProgressBar):
     Lightning's bar reads them after every batch, calling `.item()` on each: a host-device
     sync per step on a GPU. The recipes log their step losses only on those steps
     (`StepLosses`), so the bar reads the metrics then, and at every epoch's end.
+
+    It is redrawn `refresh_rate` times a second (Rich's own default, 10). Lightning's 100
+    redrew it after nearly every batch of a CPU run, at about 1 ms of CPU a drawing: 8% of a
+    cnn_fast step, taken from the cores the training runs on.
     """
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, refresh_rate: int = 10, **kwargs) -> None:
+        super().__init__(refresh_rate=refresh_rate, **kwargs)
         self._reads_metrics = True
 
     def on_train_batch_end(

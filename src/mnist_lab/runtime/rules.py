@@ -375,6 +375,7 @@ _CALLBACK_SETTINGS = (
     _int("callbacks.generated_samples.interpolation_steps", 2, 100),
     _int("callbacks.dead_units.probe_size", 1, 60_000),
     _int("callbacks.decision_boundary.images", 1, 1_000),
+    _int("callbacks.progress_bar.refresh_rate", 1, 100),
     _int("callbacks.error_analysis.pairs", 1, 100),
     _int("callbacks.error_analysis.per_class", 1, 100),
     _int("callbacks.error_analysis.per_pair", 1, 100),
