@@ -18,10 +18,12 @@ run `--jobs` at a time, so the wall time is about the entry time over the jobs).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
+
+from mnist_lab.runtime.rundir import RunDir
 
 
 @dataclass
@@ -38,32 +40,18 @@ class EntryTime:
         return self.seconds - self.training - self.per_run
 
 
-def epoch_seconds(run: Path) -> float:
-    """The sum of a run's `time/epoch_s` (0 when it logged none)."""
-    log = run / "csv" / "metrics.csv"
-    if not log.is_file():
-        return 0.0
-    with log.open(newline="") as file:
-        return sum(
-            float(row["time/epoch_s"]) for row in csv.DictReader(file) if row.get("time/epoch_s")
-        )
-
-
 def entry_time(folder: Path) -> EntryTime:
     steps = json.loads((folder / "steps.json").read_text())
-    runs = [path.parent for path in sorted(folder.glob("*/**/metrics.json"))]
-    totals = []
-    for run in runs:
-        metrics = json.loads((run / "metrics.json").read_text())
-        totals.append((float(metrics.get("time/total_s", 0.0)), epoch_seconds(run)))
-    training = sum(epochs for _, epochs in totals)
+    runs = [RunDir(path.parent).read() for path in sorted(folder.glob("*/**/metrics.json"))]
+    training = sum(run.training_seconds for run in runs)
+    totals = sum(run.wall_seconds for run in runs if math.isfinite(run.wall_seconds))
     return EntryTime(
         name=folder.name,
         seconds=float(steps["seconds"]),
         processes=len(steps["steps"]),
         runs=len(runs),
         training=training,
-        per_run=sum(total for total, _ in totals) - training,
+        per_run=totals - training,
     )
 
 

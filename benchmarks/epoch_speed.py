@@ -35,7 +35,6 @@ run at the same threads.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import resource
 import statistics
@@ -60,6 +59,7 @@ from mnist_lab.data.datamodule import EpochOrder, TensorBatches
 from mnist_lab.models.optimizers import make_optimizer
 from mnist_lab.runtime.assemble import assemble, build_trainer
 from mnist_lab.runtime.precision import choose_precision
+from mnist_lab.runtime.rundir import RunDir
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 CASES = {"mlp32": ("mlp", 32), "mlp128": ("mlp", 128), "cnn32": ("cnn", 32), "cnn128": ("cnn", 128)}
@@ -373,12 +373,6 @@ def run_timed(command: list[str]) -> tuple[float, float, str]:
     return wall, cpu, done.stdout
 
 
-def lab_training_seconds(run_dir: Path) -> float:
-    """The sum of a finished run's `time/epoch_s` (csv/metrics.csv)."""
-    with (run_dir / "csv" / "metrics.csv").open(newline="") as file:
-        return sum(float(r["time/epoch_s"]) for r in csv.DictReader(file) if r["time/epoch_s"])
-
-
 def end_to_end(args: argparse.Namespace) -> None:
     """`train experiment=cnn_fast` as a user runs it vs the plain script in fp32 and at the
     lab's precision, alternating, whole processes; then GFLOP/s against this CPU's matmul peak.
@@ -401,7 +395,7 @@ def end_to_end(args: argparse.Namespace) -> None:
             extra = [f"hydra.run.dir={run_dir}"] if name == "lab" else []
             wall, cpu, stdout = run_timed([*command, *extra])
             if name == "lab":
-                training = lab_training_seconds(run_dir)
+                training = RunDir(run_dir).read().training_seconds
             else:
                 training = float(stdout.split(" s training")[0].rsplit(" ", 1)[1])
             results[name].append((wall, cpu, training))

@@ -581,6 +581,12 @@ class Run:
         return self.metrics.get("time/epoch_s", math.nan)
 
     @property
+    def training_seconds(self) -> float:
+        """The training epochs' seconds, summed (`time/epoch_s`, validation excluded; 0 when
+        none was logged)."""
+        return sum(_finite(self.curves.get("time/epoch_s", [])))
+
+    @property
     def wall_seconds(self) -> float:
         """Wall time of the whole run: data, fit and test."""
         return self.metrics.get("time/total_s", math.nan)
