@@ -130,18 +130,23 @@ class Images(L.LightningDataModule):
         return DataLoader(TensorDataset(*self.splits["test"]), batch_size=8)
 
 
-def fit_and_test(module: L.LightningModule, datamodule, callbacks, logdir: Path, epochs: int = 2):
-    """Fit for `epochs`, then test, logging to TensorBoard in `logdir`; its events read back."""
-    trainer = L.Trainer(
+def quiet_trainer(callbacks, epochs: int, logger=False) -> L.Trainer:
+    """A CPU Trainer with `callbacks` and nothing else: no checkpoints, bar or summary."""
+    return L.Trainer(
         accelerator="cpu",
         max_epochs=epochs,
-        logger=TensorBoardLogger(logdir, name="", version=""),
+        logger=logger,
         callbacks=callbacks,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         log_every_n_steps=1,
     )
+
+
+def fit_and_test(module: L.LightningModule, datamodule, callbacks, logdir: Path, epochs: int = 2):
+    """Fit for `epochs`, then test, logging to TensorBoard in `logdir`; its events read back."""
+    trainer = quiet_trainer(callbacks, epochs, TensorBoardLogger(logdir, name="", version=""))
     trainer.fit(module, datamodule=datamodule)
     trainer.test(module, datamodule=datamodule, verbose=False)
     return EventAccumulator(str(logdir), size_guidance={"images": 0, "scalars": 0}).Reload()
@@ -267,15 +272,7 @@ def test_error_analysis_passes_the_validation_split_again_for_other_weights(tmp_
     model = Classifier(net, ADAM, num_classes=3, input_shape=SHAPE)
     datamodule = Images()
     analysis = ErrorAnalysis(str(tmp_path), per_class=2, pairs=2, per_pair=1)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=1,
-        logger=False,
-        callbacks=[analysis],
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer([analysis], epochs=1)
     trainer.fit(model, datamodule=datamodule)
     with torch.no_grad():
         model.net.layers[-1].bias.add_(0.5)  # no longer the weights validation ran with
